@@ -1,0 +1,72 @@
+// Configuration of `wattsched extender`. Field names mirror what a user writes in KubeSchedulerConfiguration where
+// the two meet (urlPrefix, filterVerb, prioritizeVerb, preemptVerb).
+import Type, { type Static } from 'typebox';
+import { DEFAULT_PORTS } from '../names.js';
+
+/** Watts at 0,10,…,100 % load: exactly 11 non-negative numbers. */
+export const PowerCurveSchema = Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 });
+
+export const StaticNodeSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    labels: Type.Record(Type.String(), Type.String(), { default: {} }),
+    annotations: Type.Record(Type.String(), Type.String(), { default: {} }),
+    /** Allocatable CPU in millicores. */
+    allocatableMilliCPU: Type.Integer({ minimum: 1 }),
+    /** CPU already requested by pods on the node, millicores; used only when no cluster watch is available. */
+    requestedMilliCPU: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ExtenderConfigSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORTS.extender }),
+    host: Type.String({ default: '0.0.0.0' }),
+    logLevel: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], {
+      default: 'info',
+    }),
+    /** Fits a 5,000-node full-object ExtenderArgs (~26 MB) with room to spare. */
+    bodyLimitBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+    /** Path prefix before the verbs, e.g. "/wattsched" when urlPrefix is http://host:8888/wattsched. */
+    urlPrefix: Type.String({ default: '', pattern: '^(/[A-Za-z0-9._~-]+)*$' }),
+    filterVerb: Type.String({ default: 'filter', pattern: '^[A-Za-z0-9._~-]+$' }),
+    prioritizeVerb: Type.String({ default: 'prioritize', pattern: '^[A-Za-z0-9._~-]+$' }),
+    preemptVerb: Type.String({ default: 'preempt', pattern: '^[A-Za-z0-9._~-]+$' }),
+    tls: Type.Object(
+      {
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** When set, clients must present a certificate signed by this CA (mTLS). */
+        clientCAFile: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    powerCurves: Type.Object(
+      {
+        /** Node label whose value selects a curve from `byLabelValue`. */
+        nodeLabel: Type.String({ default: 'node.kubernetes.io/instance-type' }),
+        byLabelValue: Type.Record(Type.String(), PowerCurveSchema, { default: {} }),
+        /** Used for nodes with neither an annotation nor a labelled curve; embedded default when unset. */
+        default: Type.Optional(PowerCurveSchema),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Static node inventory, used in names mode when no cluster watch is available. */
+    nodes: Type.Array(StaticNodeSchema, { default: [] }),
+    kubernetes: Type.Object(
+      {
+        /** auto: watch the cluster when a kubeconfig or in-cluster config exists; off: never; required: fail without. */
+        mode: Type.Union([Type.Literal('auto'), Type.Literal('off'), Type.Literal('required')], { default: 'auto' }),
+        kubeconfig: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** How many recent per-pod decisions /explain keeps. */
+    explainCacheSize: Type.Integer({ minimum: 1, default: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+
+export type ExtenderConfig = Static<typeof ExtenderConfigSchema>;
+export type StaticNode = Static<typeof StaticNodeSchema>;

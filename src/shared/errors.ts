@@ -1,0 +1,15 @@
+// The one table of wattsched error codes. Each is created once here; components throw these and never ad-hoc Errors
+// for conditions a user can hit. Messages use %s placeholders filled by the constructor arguments.
+import createError from '@fastify/error';
+
+// Configuration (all components)
+export const WS_ERR_CONFIG_INVALID = createError('WS_ERR_CONFIG_INVALID', 'invalid configuration:\n%s', 500);
+export const WS_ERR_CONFIG_FILE = createError('WS_ERR_CONFIG_FILE', 'cannot read config file %s: %s', 500);
+export const WS_ERR_USAGE = createError('WS_ERR_USAGE', '%s', 500);
+
+// Extender wire protocol
+export const WS_ERR_BAD_REQUEST = createError('WS_ERR_BAD_REQUEST', '%s', 400);
+export const WS_ERR_UNKNOWN_VERB = createError('WS_ERR_UNKNOWN_VERB', 'unknown extender verb %s (serving %s)', 404);
+
+// Scoring data
+export const WS_ERR_POWER_CURVE = createError('WS_ERR_POWER_CURVE', 'invalid power curve %s: %s', 400);
