@@ -13,3 +13,16 @@ export const WS_ERR_UNKNOWN_VERB = createError('WS_ERR_UNKNOWN_VERB', 'unknown e
 
 // Scoring data
 export const WS_ERR_POWER_CURVE = createError('WS_ERR_POWER_CURVE', 'invalid power curve %s: %s', 400);
+
+// model
+export const WS_ERR_MODEL_DATA = createError('WS_ERR_MODEL_DATA', 'bad training/evaluation data %s: %s', 400);
+export const WS_ERR_MODEL_FILE = createError('WS_ERR_MODEL_FILE', 'cannot use model %s: %s', 400);
+export const WS_ERR_MODEL_INPUT = createError('WS_ERR_MODEL_INPUT', 'bad model input: %s', 400);
+export const WS_ERR_MODEL_NOT_FOUND = createError('WS_ERR_MODEL_NOT_FOUND', 'no model %s', 404);
+export const WS_ERR_MODEL_SAMPLES = createError('WS_ERR_MODEL_SAMPLES', 'rejected samples: %s', 400);
+export const WS_ERR_MODEL_PROMETHEUS = createError('WS_ERR_MODEL_PROMETHEUS', 'prometheus query failed: %s', 502);
+
+// agent
+export const WS_ERR_AGENT_NO_CGROUPS = createError('WS_ERR_AGENT_NO_CGROUPS', 'no usable cgroup hierarchy: %s', 500);
+export const WS_ERR_AGENT_EBPF_UNAVAILABLE = createError('WS_ERR_AGENT_EBPF_UNAVAILABLE', 'collector=ebpf but eBPF is unavailable: %s', 500);
+export const WS_ERR_AGENT_KUBERNETES = createError('WS_ERR_AGENT_KUBERNETES', 'kubernetes.mode=required but %s', 500);

@@ -62,8 +62,8 @@ export const ExtenderConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    /** How many recent per-pod decisions /explain keeps. */
-    explainCacheSize: Type.Integer({ minimum: 1, default: 10_000 }),
+    /** Bound of the /explain store, in node rows over all kept decisions (about 100 bytes each). */
+    explainMaxNodeEntries: Type.Integer({ minimum: 1, default: 500_000 }),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,57 @@
+// Builds the extender's Fastify app from validated config and its collaborators, without listening: tests drive
+// it with inject(), the command adds listen().
+import { readFileSync } from 'node:fs';
+import type { ServerOptions as HttpsOptions } from 'node:https';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { ExtenderConfig } from '../shared/config/extender.js';
+import { WS_ERR_CONFIG_FILE, WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
+import type { NodeInventory } from './nodes/inventory.js';
+import type { Scorer } from './scoring/scorer.js';
+import metricsPlugin from './plugins/metrics.js';
+import scoringPlugin from './plugins/scoring.js';
+import webhooks from './routes/webhooks.js';
+import health from './routes/health.js';
+import explainRoute from './routes/explain.js';
+
+export interface ExtenderDeps {
+  scorer: Scorer;
+  inventory: NodeInventory;
+  logger?: Logger | false;
+}
+
+function readPem(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new WS_ERR_CONFIG_FILE(`${path} (${field})`, (err as Error).message);
+  }
+}
+
+function httpsOptions(tls: ExtenderConfig['tls']): HttpsOptions | undefined {
+  if (!tls.certFile && !tls.keyFile && !tls.clientCAFile) return undefined;
+  if (!tls.certFile || !tls.keyFile) throw new WS_ERR_CONFIG_INVALID('  - tls: certFile and keyFile must be set together');
+  const opts: HttpsOptions = { cert: readPem(tls.certFile, 'tls.certFile'), key: readPem(tls.keyFile, 'tls.keyFile') };
+  if (tls.clientCAFile) Object.assign(opts, { ca: readPem(tls.clientCAFile, 'tls.clientCAFile'), requestCert: true, rejectUnauthorized: true });
+  return opts;
+}
+
+export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps): Promise<FastifyInstance> {
+  const https = httpsOptions(config.tls);
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger === false ? false : undefined,
+    bodyLimit: config.bodyLimitBytes,
+    ...(https ? { https } : {}),
+    // A wrong type is a bad request, not something to coerce; and nothing is silently dropped from Node objects.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Two log lines per webhook call would cost more than scoring it; the metrics and /explain carry that record.
+    logController: new LogController({ disableRequestLogging: true }),
+  } as FastifyServerOptions);
+  await app.register(metricsPlugin);
+  await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries });
+  await app.register(health);
+  await app.register(explainRoute);
+  await app.register(webhooks, { urlPrefix: config.urlPrefix, filterVerb: config.filterVerb, prioritizeVerb: config.prioritizeVerb, preemptVerb: config.preemptVerb });
+  return app;
+}

@@ -1,0 +1,66 @@
+// `wattsched extender`: load config once, pick the node inventory (cluster watch or config file), start serving.
+import { ExtenderConfigSchema, type ExtenderConfig } from '../shared/config/extender.js';
+import { loadConfig } from '../shared/config/load.js';
+import { intFlag, parseFlags } from '../shared/cli.js';
+import { WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
+import { createLogger } from '../shared/log.js';
+import { DEFAULT_PORTS } from '../shared/names.js';
+import { buildExtender } from './app.js';
+import { staticInventory, type NodeInventory } from './nodes/inventory.js';
+import { findKubeconfig, kubeInventory } from './nodes/kube.js';
+import * as powerCurve from './scorers/power-curve/index.js';
+import type { Logger } from 'pino';
+
+const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
+
+Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
+/explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
+variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.`;
+
+async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
+  const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
+  if (!kubeconfig) {
+    if (config.kubernetes.mode === 'required') throw new WS_ERR_CONFIG_INVALID('  - kubernetes.mode: required, but no kubeconfig, KUBECONFIG or in-cluster service account was found');
+    log.info({ nodes: config.nodes.length }, 'no cluster configured: names-mode requests are scored from the config file inventory');
+    return staticInventory(config.nodes);
+  }
+  log.info({ kubeconfig }, 'watching nodes and pods in the cluster');
+  return kubeInventory(kubeconfig, log);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseFlags(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'log-level': { type: 'string' } }, USAGE);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const config = loadConfig(ExtenderConfigSchema, {
+    file: values.config,
+    env: process.env,
+    envPrefix: 'WATTSCHED_EXTENDER_',
+    flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
+  });
+  const log = createLogger('extender', config.logLevel);
+  const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) });
+  const inventory = await chooseInventory(config, log);
+  const app = await buildExtender(config, { scorer, inventory, logger: log });
+
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source }, 'extender listening');
+}

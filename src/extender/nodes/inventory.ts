@@ -1,0 +1,30 @@
+// Where the extender learns about nodes it is only given names for (nodeCacheCapable: true), and about the load
+// already placed on every node. Implementations: a static list from the config file, or a watch on the cluster.
+import type { StaticNode } from '../../shared/config/extender.js';
+import type { NodeState } from './state.js';
+
+export interface NodeInventory {
+  /** Human-readable origin, e.g. "config file (3 nodes)" or "cluster watch". */
+  readonly source: string;
+  /** False until the first full view has loaded (a cluster watch before its initial list). */
+  ready(): boolean;
+  get(name: string): NodeState | undefined;
+  size(): number;
+  close(): Promise<void>;
+}
+
+export function staticInventory(nodes: readonly StaticNode[]): NodeInventory {
+  const byName = new Map<string, NodeState>(
+    nodes.map((n) => [
+      n.name,
+      { name: n.name, labels: n.labels, annotations: n.annotations, allocatableMilliCPU: n.allocatableMilliCPU, requestedMilliCPU: n.requestedMilliCPU },
+    ]),
+  );
+  return {
+    source: `config file (${byName.size} nodes)`,
+    ready: () => true,
+    get: (name) => byName.get(name),
+    size: () => byName.size,
+    close: async () => {},
+  };
+}

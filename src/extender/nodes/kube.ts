@@ -1,0 +1,118 @@
+// A cluster-backed NodeInventory: informers on Nodes and Pods (list + watch through @kubernetes/client-node), so
+// names-mode requests can be scored and every node's requested CPU reflects the pods already bound to it.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Node, Pod } from '../../shared/wire/extender.js';
+import { podCpuRequestMilli } from '../protocol/pod.js';
+import type { NodeInventory } from './inventory.js';
+import { nodeStateFromNode, type NodeState } from './state.js';
+
+/** Where a kubeconfig would come from, in client-go's order; undefined when there is no cluster to talk to. */
+export function findKubeconfig(explicit: string | undefined, env: Record<string, string | undefined>): { kind: 'file'; path: string } | { kind: 'in-cluster' } | undefined {
+  if (explicit) return { kind: 'file', path: explicit };
+  if (env.KUBECONFIG) return { kind: 'file', path: env.KUBECONFIG };
+  const home = join(homedir(), '.kube', 'config');
+  if (existsSync(home)) return { kind: 'file', path: home };
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
+  return undefined;
+}
+
+const RESTART_DELAY_MS = 3000;
+
+interface PodPlacement {
+  node: string;
+  cpuMilli: number;
+}
+
+/** Tracks requested CPU per node from pod events; terminal and unbound pods hold no capacity. */
+export class RequestedCpuLedger {
+  private readonly byPod = new Map<string, PodPlacement>();
+  private readonly byNode = new Map<string, number>();
+
+  apply(key: string, pod: Pod & { status?: { phase?: string } }): void {
+    this.remove(key);
+    const node = pod.spec?.nodeName;
+    const phase = pod.status?.phase;
+    if (!node || phase === 'Succeeded' || phase === 'Failed') return;
+    const cpuMilli = podCpuRequestMilli(pod);
+    this.byPod.set(key, { node, cpuMilli });
+    this.byNode.set(node, (this.byNode.get(node) ?? 0) + cpuMilli);
+  }
+
+  remove(key: string): void {
+    const prev = this.byPod.get(key);
+    if (!prev) return;
+    this.byPod.delete(key);
+    const left = (this.byNode.get(prev.node) ?? 0) - prev.cpuMilli;
+    if (left > 0) this.byNode.set(prev.node, left);
+    else this.byNode.delete(prev.node);
+  }
+
+  requested(node: string): number {
+    return this.byNode.get(node) ?? 0;
+  }
+}
+
+const podKey = (p: k8s.V1Pod): string => p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
+
+export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } | { kind: 'in-cluster' }, log: Logger): Promise<NodeInventory> {
+  const kc = new k8s.KubeConfig();
+  if (kubeconfig.kind === 'file') kc.loadFromFile(kubeconfig.path);
+  else kc.loadFromCluster();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+
+  // Parsed once per node event, not per request: names-mode requests look up thousands of nodes.
+  const nodes = new Map<string, NodeState>();
+  const ledger = new RequestedCpuLedger();
+  let synced = { nodes: false, pods: false };
+  let stopped = false;
+
+  const nodeInformer = k8s.makeInformer(kc, '/api/v1/nodes', () => core.listNode());
+  const podInformer = k8s.makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+
+  const onNode = (n: k8s.V1Node): void => {
+    const state = nodeStateFromNode(n as Node, 0);
+    if (state) nodes.set(state.name, state);
+  };
+  nodeInformer.on('add', onNode);
+  nodeInformer.on('update', onNode);
+  nodeInformer.on('delete', (n) => n.metadata?.name && nodes.delete(n.metadata.name));
+  const onPod = (p: k8s.V1Pod): void => ledger.apply(podKey(p), p as Pod & { status?: { phase?: string } });
+  podInformer.on('add', onPod);
+  podInformer.on('update', onPod);
+  podInformer.on('delete', (p) => ledger.remove(podKey(p)));
+
+  // client-node informers stop on a watch error; restarting after a pause is the documented recovery.
+  for (const [kind, inf] of [['nodes', nodeInformer], ['pods', podInformer]] as const) {
+    inf.on('error', (err: unknown) => {
+      log.warn({ err, kind }, 'cluster watch failed; restarting');
+      if (!stopped) setTimeout(() => void inf.start().catch(() => {}), RESTART_DELAY_MS).unref();
+    });
+  }
+
+  const startOne = async (kind: 'nodes' | 'pods', inf: k8s.Informer<k8s.KubernetesObject>): Promise<void> => {
+    await inf.start();
+    synced = { ...synced, [kind]: true };
+    log.info({ kind }, 'cluster watch synced');
+  };
+  // Start without awaiting: the extender serves (and fails open) while the initial lists load.
+  void startOne('nodes', nodeInformer).catch((err: unknown) => log.error({ err }, 'node watch could not start'));
+  void startOne('pods', podInformer).catch((err: unknown) => log.error({ err }, 'pod watch could not start'));
+
+  return {
+    source: 'cluster watch',
+    ready: () => synced.nodes && synced.pods,
+    get: (name): NodeState | undefined => {
+      const n = nodes.get(name);
+      return n ? { ...n, requestedMilliCPU: ledger.requested(name) } : undefined;
+    },
+    size: () => nodes.size,
+    close: async () => {
+      stopped = true;
+      await Promise.allSettled([nodeInformer.stop(), podInformer.stop()]);
+    },
+  };
+}

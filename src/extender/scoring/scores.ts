@@ -1,0 +1,33 @@
+// Maps predicted marginal watts to extender priorities. The only place a score is made, so the wire range holds.
+import { MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY } from '../../shared/wire/extender.js';
+
+/**
+ * Fewer marginal watts, higher score: linear between the cheapest candidate (MaxExtenderPriority) and the dearest
+ * (MinExtenderPriority), rounded to the integers kube-scheduler's int64 field accepts. When every candidate costs
+ * the same, all get the maximum, so the extender expresses no preference. Nodes without an estimate (undefined)
+ * get the minimum: a node we cannot predict is never preferred over one we can.
+ */
+export function scoresFromWatts(watts: readonly (number | undefined)[]): number[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const w of watts) {
+    if (w === undefined) continue;
+    if (w < lo) lo = w;
+    if (w > hi) hi = w;
+  }
+  const span = hi - lo;
+  return watts.map((w) => {
+    if (w === undefined) return MIN_EXTENDER_PRIORITY;
+    if (!(span > 1e-9)) return MAX_EXTENDER_PRIORITY;
+    const s = Math.round((MAX_EXTENDER_PRIORITY * (hi - w)) / span);
+    return Math.min(MAX_EXTENDER_PRIORITY, Math.max(MIN_EXTENDER_PRIORITY, s));
+  });
+}
+
+/** The cap annotation's value in watts; undefined when absent, and an error text when it is not a positive number. */
+export function parsePowerCap(text: string | undefined): number | undefined | { error: string } {
+  if (text === undefined) return undefined;
+  const v = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0) return { error: `not a positive number of watts: ${JSON.stringify(text.slice(0, 60))}` };
+  return v;
+}

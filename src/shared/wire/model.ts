@@ -1,0 +1,120 @@
+// Wire types of the power models and the model server, shared by the agent and the extender (which talk to the
+// model server over HTTP or load the shipped ONNX files through src/model).
+import Type, { type Static } from 'typebox';
+
+export const MODEL_TASKS = ['curve', 'shape', 'counters'] as const;
+export type ModelTask = (typeof MODEL_TASKS)[number];
+
+/** What a node advertises about its hardware: the input of the curve task and of the fingerprint. */
+export const NodeHardwareSchema = Type.Object(
+  {
+    cpuModel: Type.String({ minLength: 1, maxLength: 200 }),
+    /** Totals for the whole system measured together (all `nodes`). */
+    sockets: Type.Number({ minimum: 1, maximum: 4096 }),
+    cores: Type.Number({ minimum: 1, maximum: 1_000_000 }),
+    threads: Type.Number({ minimum: 1, maximum: 2_000_000 }),
+    memoryGb: Type.Number({ exclusiveMinimum: 0, maximum: 1e7 }),
+    /** Hardware availability year. */
+    year: Type.Integer({ minimum: 1990, maximum: 2100 }),
+    nodes: Type.Integer({ minimum: 1, maximum: 4096, default: 1 }),
+    cpuMhz: Type.Number({ exclusiveMinimum: 0, maximum: 20_000 }),
+    /** Intel / AMD / ARM; worked out from cpuModel when absent. */
+    cpuVendor: Type.Optional(Type.String({ maxLength: 40 })),
+    gpuModel: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type NodeHardware = Static<typeof NodeHardwareSchema>;
+
+/** Metadata every wattsched ONNX file carries in metadata_props (values are strings there; JSON for lists). */
+export const ModelMetadataSchema = Type.Object({
+  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  family: Type.String(),
+  featureNames: Type.Array(Type.String()),
+  outputNames: Type.Array(Type.String()),
+  /** Columns whose errors count in evaluation (the shape task echoes its two inputs). */
+  scoredOutputs: Type.Array(Type.String()),
+  units: Type.Literal('W'),
+  /** CSV columns the features are computed from. */
+  inputColumns: Type.Array(Type.String()),
+  trainingDataSha256: Type.String(),
+  trainingRows: Type.Integer(),
+  validation: Type.Object({
+    split: Type.String(),
+    folds: Type.Integer(),
+    mapePercent: Type.Number(),
+    rmseWatts: Type.Number(),
+  }),
+  candidates: Type.Record(Type.String(), Type.Number()),
+  wattschedVersion: Type.String(),
+});
+export type ModelMetadata = Static<typeof ModelMetadataSchema>;
+
+export const FingerprintSchema = Type.String({ minLength: 1, maxLength: 300, pattern: '^[a-z0-9][a-z0-9._-]*$' });
+
+export const ModelVersionSchema = Type.Object({
+  fingerprint: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  family: Type.String(),
+  featureNames: Type.Array(Type.String()),
+  outputNames: Type.Array(Type.String()),
+  createdAt: Type.String(),
+  trainingRows: Type.Integer(),
+  heldOutMapePercent: Type.Number(),
+  sha256: Type.String(),
+  source: Type.Union([Type.Literal('pretrained'), Type.Literal('retrained'), Type.Literal('uploaded')]),
+});
+export type ModelVersion = Static<typeof ModelVersionSchema>;
+
+export const ModelEntrySchema = Type.Object({
+  fingerprint: Type.String(),
+  hardware: Type.Object({ cpuModel: Type.String(), sockets: Type.Integer(), cores: Type.Integer(), gpuModel: Type.String() }),
+  current: Type.Union([Type.Integer(), Type.Null()]),
+  pinned: Type.Union([Type.Integer(), Type.Null()]),
+  versions: Type.Array(ModelVersionSchema),
+  samples: Type.Integer(),
+});
+export type ModelEntry = Static<typeof ModelEntrySchema>;
+
+export const ModelListSchema = Type.Object({ models: Type.Array(ModelEntrySchema) });
+
+export const ModelResolutionSchema = Type.Object({
+  requested: Type.String(),
+  /** Which step of the fallback chain answered. */
+  match: Type.Union([Type.Literal('exact'), Type.Literal('family'), Type.Literal('description')]),
+  fingerprint: Type.String(),
+  version: Type.Union([Type.Integer(), Type.Null()]),
+  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  featureNames: Type.Array(Type.String()),
+  outputNames: Type.Array(Type.String()),
+  heldOutMapePercent: Type.Union([Type.Number(), Type.Null()]),
+  /** The ONNX file, base64; absent with ?include=meta. */
+  onnxBase64: Type.Optional(Type.String()),
+});
+export type ModelResolution = Static<typeof ModelResolutionSchema>;
+
+/** One window from a metered node: counter rates (per second, names as the counters model's features) and power. */
+export const SampleWindowSchema = Type.Object(
+  {
+    start: Type.Number({ description: 'unix seconds' }),
+    end: Type.Number({ description: 'unix seconds' }),
+    counters: Type.Record(Type.String({ maxLength: 100, pattern: '^[A-Za-z0-9_.:\\[\\] %-]+$' }), Type.Number(), { maxProperties: 64 }),
+    watts: Type.Number({ minimum: 0, maximum: 100_000 }),
+  },
+  { additionalProperties: false },
+);
+export type SampleWindow = Static<typeof SampleWindowSchema>;
+
+export const SampleBatchSchema = Type.Object(
+  {
+    fingerprint: FingerprintSchema,
+    hardware: Type.Optional(Type.Object({ cpuModel: Type.String({ maxLength: 200 }), sockets: Type.Integer({ minimum: 1 }), cores: Type.Integer({ minimum: 1 }), gpuModel: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+    node: Type.Optional(Type.String({ maxLength: 253 })),
+    windows: Type.Array(SampleWindowSchema, { minItems: 1, maxItems: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export type SampleBatch = Static<typeof SampleBatchSchema>;
+
+export const SampleAckSchema = Type.Object({ fingerprint: Type.String(), accepted: Type.Integer(), total: Type.Integer() });
