@@ -7,6 +7,8 @@ export type CommandMain = (argv: string[]) => Promise<void>;
 
 const COMMANDS: Partial<Record<Subcommand, { summary: string; load: () => Promise<{ main: CommandMain }> }>> = {
   extender: { summary: 'serve the kube-scheduler extender webhooks (filter, prioritize, preempt)', load: () => import('../extender/command.js') },
+  train: { summary: 'train a power model (curve, shape or counters task) to ONNX', load: () => import('../model/commands/train.js') },
+  evaluate: { summary: 'evaluate an ONNX power model on a CSV (MAPE, RMSE, worst group)', load: () => import('../model/commands/evaluate.js') },
 };
 
 function usage(): string {

@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox';
 
 export const MODEL_TASKS = ['curve', 'shape', 'counters'] as const;
 export type ModelTask = (typeof MODEL_TASKS)[number];
+export const ModelTaskSchema = Type.Union([Type.Literal('curve'), Type.Literal('shape'), Type.Literal('counters')]);
 
 /** What a node advertises about its hardware: the input of the curve task and of the fingerprint. */
 export const NodeHardwareSchema = Type.Object(
@@ -28,7 +29,7 @@ export type NodeHardware = Static<typeof NodeHardwareSchema>;
 
 /** Metadata every wattsched ONNX file carries in metadata_props (values are strings there; JSON for lists). */
 export const ModelMetadataSchema = Type.Object({
-  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  task: ModelTaskSchema,
   family: Type.String(),
   featureNames: Type.Array(Type.String()),
   outputNames: Type.Array(Type.String()),
@@ -55,7 +56,7 @@ export const FingerprintSchema = Type.String({ minLength: 1, maxLength: 300, pat
 export const ModelVersionSchema = Type.Object({
   fingerprint: Type.String(),
   version: Type.Integer({ minimum: 1 }),
-  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  task: ModelTaskSchema,
   family: Type.String(),
   featureNames: Type.Array(Type.String()),
   outputNames: Type.Array(Type.String()),
@@ -85,7 +86,7 @@ export const ModelResolutionSchema = Type.Object({
   match: Type.Union([Type.Literal('exact'), Type.Literal('family'), Type.Literal('description')]),
   fingerprint: Type.String(),
   version: Type.Union([Type.Integer(), Type.Null()]),
-  task: Type.Union(MODEL_TASKS.map((t) => Type.Literal(t))),
+  task: ModelTaskSchema,
   featureNames: Type.Array(Type.String()),
   outputNames: Type.Array(Type.String()),
   heldOutMapePercent: Type.Union([Type.Number(), Type.Null()]),
