@@ -22,5 +22,5 @@ export function cpuMillicores(text: string | number): number | undefined {
   const v = parseQuantity(text);
   if (v === undefined || v < 0) return undefined;
   // The epsilon absorbs binary floating-point noise ("0.1" * 1000 = 100.00000000000001) before rounding up.
-  return Math.ceil(v * 1000 - 1e-9);
+  return Math.max(0, Math.ceil(v * 1000 - 1e-9));
 }

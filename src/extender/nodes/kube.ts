@@ -85,22 +85,26 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
   podInformer.on('update', onPod);
   podInformer.on('delete', (p) => ledger.remove(podKey(p)));
 
-  // client-node informers stop on a watch error; restarting after a pause is the documented recovery.
+  // client-node's start() resolves even when its list failed (it only emits 'error'), so a load counts as synced
+  // only if no error arrived while it ran. Informers stop on any error; restarting after a pause is the recovery.
+  const errors = { nodes: 0, pods: 0 };
+  const startOne = async (kind: 'nodes' | 'pods', inf: k8s.Informer<k8s.KubernetesObject>): Promise<void> => {
+    const before = errors[kind];
+    await inf.start();
+    if (errors[kind] === before && !stopped) {
+      if (!synced[kind]) log.info({ kind }, 'cluster watch synced');
+      synced = { ...synced, [kind]: true };
+    }
+  };
   for (const [kind, inf] of [['nodes', nodeInformer], ['pods', podInformer]] as const) {
     inf.on('error', (err: unknown) => {
+      errors[kind] += 1;
       log.warn({ err, kind }, 'cluster watch failed; restarting');
-      if (!stopped) setTimeout(() => void inf.start().catch(() => {}), RESTART_DELAY_MS).unref();
+      if (!stopped) setTimeout(() => void startOne(kind, inf).catch(() => {}), RESTART_DELAY_MS).unref();
     });
+    // Start without awaiting: the extender serves (and fails open) while the initial lists load.
+    void startOne(kind, inf).catch((err: unknown) => log.error({ err, kind }, 'cluster watch could not start'));
   }
-
-  const startOne = async (kind: 'nodes' | 'pods', inf: k8s.Informer<k8s.KubernetesObject>): Promise<void> => {
-    await inf.start();
-    synced = { ...synced, [kind]: true };
-    log.info({ kind }, 'cluster watch synced');
-  };
-  // Start without awaiting: the extender serves (and fails open) while the initial lists load.
-  void startOne('nodes', nodeInformer).catch((err: unknown) => log.error({ err }, 'node watch could not start'));
-  void startOne('pods', podInformer).catch((err: unknown) => log.error({ err }, 'pod watch could not start'));
 
   return {
     source: 'cluster watch',

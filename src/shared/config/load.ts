@@ -103,7 +103,8 @@ export function loadConfig<S extends TSchema>(schema: S, sources: ConfigSources 
   let value: Plain = sources.file ? readFile(sources.file) : {};
   if (sources.env && sources.envPrefix) value = merge(value, envOverrides(sources.env, sources.envPrefix));
   if (sources.flags) value = merge(value, sources.flags);
-  const withDefaults = Value.Default(schema, value);
+  // Value.Default fills in place and the result is frozen: work on a copy so callers' objects stay theirs.
+  const withDefaults = Value.Default(schema, structuredClone(value));
   const converted = Value.Convert(schema, withDefaults);
   const problems = configProblems(schema, converted);
   if (problems.length > 0) {
