@@ -5,6 +5,7 @@ import { DEFAULT_POWER_CURVE, parseCurve, powerAt } from '../../src/model/curve.
 import { parsePowerCap, scoresFromWatts } from '../../src/extender/scoring/scores.js';
 import { marginalWatts } from '../../src/extender/scorers/power-curve/index.js';
 import { podCpuRequestMilli } from '../../src/extender/protocol/pod.js';
+import type { Pod } from '../../src/shared/wire/extender.js';
 import { canonicalizeExtenderArgs, canonicalizePreemptionArgs } from '../../src/extender/protocol/go-keys.js';
 
 const LINEAR = [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200];
@@ -102,7 +103,7 @@ describe('pod CPU request as kube-scheduler scoring sees it', () => {
     ['overhead is added', { containers: [c('1')], overhead: { cpu: '250m' } }, 1250],
     ['no spec', undefined, 0],
   ] as const)('%s', ([, spec, milli]) => {
-    expect(podCpuRequestMilli(spec === undefined ? {} : { spec })).toBe(milli);
+    expect(podCpuRequestMilli(spec === undefined ? {} : ({ spec } as unknown as Pod))).toBe(milli);
   });
 });
 
