@@ -7,6 +7,7 @@ export type CommandMain = (argv: string[]) => Promise<void>;
 
 const COMMANDS: Partial<Record<Subcommand, { summary: string; load: () => Promise<{ main: CommandMain }> }>> = {
   extender: { summary: 'serve the kube-scheduler extender webhooks (filter, prioritize, preempt)', load: () => import('../extender/command.js') },
+  agent: { summary: 'collect per-cgroup/pod CPU counters on this node (eBPF or cgroupfs) and serve them', load: () => import('../agent/command.js') },
   train: { summary: 'train a power model (curve, shape or counters task) to ONNX', load: () => import('../model/commands/train.js') },
   evaluate: { summary: 'evaluate an ONNX power model on a CSV (MAPE, RMSE, worst group)', load: () => import('../model/commands/evaluate.js') },
 };

@@ -37,6 +37,11 @@ export const METRICS = {
     podCpuSeconds: 'wattsched_pod_cpu_seconds_total',
     readDuration: 'wattsched_agent_read_duration_seconds',
     trackedCgroups: 'wattsched_agent_tracked_cgroups',
+    droppedCgroups: 'wattsched_agent_dropped_cgroups',
+    cgroupCycles: 'wattsched_cgroup_cycles_total',
+    cgroupInstructions: 'wattsched_cgroup_instructions_total',
+    cgroupCacheMisses: 'wattsched_cgroup_cache_misses_total',
+    podContextSwitches: 'wattsched_pod_context_switches_total',
   },
   modelServer: {
     models: 'wattsched_model_server_models',

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per-cgroup on-CPU time, context switches and (where the PMU allows) cycles, instructions and cache misses,
+ * accumulated at every sched_switch. At the switch `current` is still the task being switched out, so its slice
+ * [last switch on this CPU, now] is charged to bpf_get_current_cgroup_id(). That includes an exiting task's final
+ * slice (its cgroup pointer stays valid until the task is freed), so work that forks, runs and exits within one
+ * interval is counted. Entries are never deleted here: userspace frees a cgroup's entry after it has read the
+ * final counts of a cgroup that disappeared.
+ *
+ * Three entry points carry the same body; the loader autoloads the best one the kernel accepts:
+ *   tp_btf/sched_switch (BPF_PROG_TYPE_TRACING), raw_tp/sched_switch, tp/sched/sched_switch. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "cgroup_counters.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Bit i set: PMU counter i has an open perf event on every CPU (set by the loader before load). */
+const volatile __u32 pmu_mask = 0;
+
+struct cpu_state {
+	__u64 last_ns;
+	__u64 last_pmu[CG_PMU_N];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384); /* the loader resizes it from ebpf.maxCgroups */
+	__type(key, __u64);
+	__type(value, struct cg_counters);
+} cgroup_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_state);
+} cpu_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CG_STAT_N);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* One perf-event array per PMU counter, one slot per CPU (sized by libbpf to the number of possible CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} pmu_cycles SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} pmu_instructions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} pmu_cache_misses SEC(".maps");
+
+static __always_inline __u64 pmu_delta(void *map, __u64 *last)
+{
+	struct bpf_perf_event_value v = {};
+
+	if (bpf_perf_event_read_value(map, BPF_F_CURRENT_CPU, &v, sizeof(v)) != 0)
+		return 0;
+	__u64 d = *last == 0 ? 0 : v.counter - *last; /* u64 arithmetic: wrap-around comes out right */
+	*last = v.counter;
+	return d;
+}
+
+static __always_inline int on_switch(__s32 prev_pid)
+{
+	__u32 zero = 0;
+	struct cpu_state *st = bpf_map_lookup_elem(&cpu_states, &zero);
+	if (!st)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 last = st->last_ns;
+	st->last_ns = now;
+
+	__u64 d_pmu[CG_PMU_N] = {};
+	if (pmu_mask & (1u << CG_PMU_CYCLES))
+		d_pmu[CG_PMU_CYCLES] = pmu_delta(&pmu_cycles, &st->last_pmu[CG_PMU_CYCLES]);
+	if (pmu_mask & (1u << CG_PMU_INSTRUCTIONS))
+		d_pmu[CG_PMU_INSTRUCTIONS] = pmu_delta(&pmu_instructions, &st->last_pmu[CG_PMU_INSTRUCTIONS]);
+	if (pmu_mask & (1u << CG_PMU_CACHE_MISSES))
+		d_pmu[CG_PMU_CACHE_MISSES] = pmu_delta(&pmu_cache_misses, &st->last_pmu[CG_PMU_CACHE_MISSES]);
+
+	/* The idle task is not work of any cgroup; the first switch seen on a CPU has no slice start. */
+	if (prev_pid == 0 || last == 0)
+		return 0;
+
+	__u64 cgid = bpf_get_current_cgroup_id();
+	struct cg_counters *c = bpf_map_lookup_elem(&cgroup_counters, &cgid);
+	if (!c) {
+		struct cg_counters init = {};
+		/* NOEXIST: another CPU may have created it meanwhile; then the lookup below finds that one. */
+		if (bpf_map_update_elem(&cgroup_counters, &cgid, &init, BPF_NOEXIST) != 0 && bpf_map_lookup_elem(&cgroup_counters, &cgid) == 0) {
+			__u32 k = CG_STAT_DROPPED;
+			__u64 *dropped = bpf_map_lookup_elem(&stats, &k);
+			if (dropped)
+				*dropped += 1;
+			return 0;
+		}
+		c = bpf_map_lookup_elem(&cgroup_counters, &cgid);
+		if (!c)
+			return 0;
+	}
+	/* Per-CPU values: only this CPU writes them, so plain adds need no lock or atomic. */
+	c->cpu_ns += now - last;
+	c->switches += 1;
+	c->cycles += d_pmu[CG_PMU_CYCLES];
+	c->instructions += d_pmu[CG_PMU_INSTRUCTIONS];
+	c->cache_misses += d_pmu[CG_PMU_CACHE_MISSES];
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(prev->pid);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(handle_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(BPF_CORE_READ(prev, pid));
+}
+
+SEC("tp/sched/sched_switch")
+int handle_switch_tp(struct trace_event_raw_sched_switch *ctx)
+{
+	return on_switch(ctx->prev_pid);
+}

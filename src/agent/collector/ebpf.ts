@@ -1,0 +1,146 @@
+// The eBPF collector: the kernel program charges every sched_switch slice to the switched-out task's cgroup v2 id;
+// here we read that map, name ids by walking the v2 hierarchy, and free the entries of cgroups that are gone once
+// their final counts have been reported.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { CollectorStatus, CounterName, CounterStatus, Counters } from '../../shared/wire/agent.js';
+import { walkCgroups } from '../resource/cgroupfs.js';
+import { type NativeAddon, type NativeSession, type ProgramVariant, VALUE_FIELDS } from './addon.js';
+import { type CgroupSample, type Collector, type CollectorReading, monotonicNs } from './types.js';
+
+/** Best first: BTF-typed tracepoint, raw tracepoint, then the classic tracepoint every eBPF kernel has. */
+export const VARIANTS: readonly ProgramVariant[] = ['tp_btf', 'raw_tp', 'tp'];
+
+const VARIANT_NAMES: Record<ProgramVariant, string> = {
+  tp_btf: 'tp_btf/sched_switch (BPF_PROG_TYPE_TRACING)',
+  raw_tp: 'raw_tp/sched_switch',
+  tp: 'tp/sched/sched_switch',
+};
+
+export interface EbpfOptions {
+  addon: NativeAddon;
+  /** Mount point of the unified hierarchy, whose ids bpf_get_current_cgroup_id() returns. */
+  v2Path: string;
+  maxCgroups: number;
+  pmuCounters: string[];
+  objectPath?: string | undefined;
+  pmuStandIn?: boolean;
+  variants?: readonly ProgramVariant[];
+}
+
+const F_CPU = VALUE_FIELDS.indexOf('cpu_ns');
+const F_SW = VALUE_FIELDS.indexOf('switches');
+const F_CYC = VALUE_FIELDS.indexOf('cycles');
+const F_INS = VALUE_FIELDS.indexOf('instructions');
+const F_MISS = VALUE_FIELDS.indexOf('cache_misses');
+
+/** Classic tracepoints attach through tracefs; mount it if the kernel has it but nobody mounted it yet. */
+export function ensureTracefs(): string | null {
+  if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return null;
+  try {
+    execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing'], { stdio: 'pipe' });
+    return null;
+  } catch (err) {
+    return `tracefs is not mounted and mounting it failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+export class EbpfCollector implements Collector {
+  readonly name = 'ebpf' as const;
+  private readonly paths = new Map<string, string>();
+  /** Ids seen gone in the previous reading: freed after this reading has reported them once more. */
+  private pendingFree: string[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly session: NativeSession,
+    private readonly v2Path: string,
+    private readonly attempts: CollectorStatus['attempts'],
+    private readonly batchedRef: { batched: boolean | null },
+  ) {}
+
+  /** Tries each program variant in order; the result names what loaded, or every reason nothing did. */
+  static open(opts: EbpfOptions): { collector: EbpfCollector } | { attempts: CollectorStatus['attempts'] } {
+    const attempts: CollectorStatus['attempts'] = [];
+    const tracefs = ensureTracefs();
+    for (const variant of opts.variants ?? VARIANTS) {
+      if (variant === 'tp' && tracefs !== null) {
+        attempts.push({ name: `ebpf ${VARIANT_NAMES[variant]}`, error: tracefs });
+        continue;
+      }
+      try {
+        const session = new opts.addon.Session(variant, {
+          ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
+          maxEntries: opts.maxCgroups,
+          pmu: opts.pmuCounters,
+          pmuStandIn: opts.pmuStandIn ?? false,
+        });
+        return { collector: new EbpfCollector(session, opts.v2Path, attempts, { batched: null }) };
+      } catch (err) {
+        attempts.push({ name: `ebpf ${VARIANT_NAMES[variant]}`, error: (err as Error).message.trim() });
+      }
+    }
+    return { attempts };
+  }
+
+  status(): CollectorStatus {
+    const v = this.session.info().variant;
+    const batch = this.batchedRef.batched === null ? '' : this.batchedRef.batched ? ', batched map reads' : ', per-key map reads';
+    return { name: 'ebpf', variant: `${VARIANT_NAMES[v]}${batch}`, reason: null, attempts: [...this.attempts] };
+  }
+
+  counters(): Record<CounterName, CounterStatus> {
+    const info = this.session.info();
+    const pmu = (name: 'cycles' | 'instructions' | 'cache_misses'): CounterStatus => {
+      const reason = info.pmu[name];
+      if (reason !== null) return { live: false, detail: reason };
+      return { live: true, detail: info.pmuStandIn ? 'software cpu-clock stand-in (test mode), ns' : 'perf-event array read at each switch' };
+    };
+    return {
+      cpu_time: { live: true, detail: 'sched_switch slice times (bpf_ktime_get_ns)' },
+      context_switches: { live: true, detail: 'sched_switch count (switched-out task)' },
+      cycles: pmu('cycles'),
+      instructions: pmu('instructions'),
+      cache_misses: pmu('cache_misses'),
+      cpu_pressure: { live: false, detail: 'not measured by the eBPF program' },
+    };
+  }
+
+  async read(): Promise<CollectorReading> {
+    const at = monotonicNs();
+    const { ids, values, batched } = this.session.read();
+    this.batchedRef.batched = batched;
+    // Walk after the map read: a cgroup missing from the walk was removed before it, so its entry cannot still grow
+    // except for a dying task's last slice, which the one-reading grace before freeing catches.
+    const live = new Map(walkCgroups(this.v2Path).map((n) => [n.id, n.path]));
+    const toFree = this.pendingFree;
+    this.pendingFree = [];
+    const out: CgroupSample[] = [];
+    const n = VALUE_FIELDS.length;
+    const info = this.session.info();
+    for (let i = 0; i < ids.length; i++) {
+      const id = (ids[i] as bigint).toString();
+      const livePath = live.get(id);
+      if (livePath !== undefined) this.paths.set(id, livePath);
+      const exited = livePath === undefined;
+      const v = (f: number): number => values[i * n + f] as number;
+      const counters: Counters = { cpuSeconds: v(F_CPU) / 1e9, contextSwitches: v(F_SW) };
+      if (info.pmu.cycles === null) counters.cycles = v(F_CYC);
+      if (info.pmu.instructions === null) counters.instructions = v(F_INS);
+      if (info.pmu.cache_misses === null) counters.cacheMisses = v(F_MISS);
+      out.push({ id, path: this.paths.get(id) ?? null, exited, counters });
+      if (exited && !toFree.includes(id)) this.pendingFree.push(id);
+    }
+    if (toFree.length > 0) {
+      this.session.remove(BigUint64Array.from(toFree.map((s) => BigInt(s))));
+      for (const id of toFree) this.paths.delete(id);
+    }
+    return { monotonicNs: at, cgroups: out, dropped: this.session.dropped() };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.destroy();
+  }
+}

@@ -1,0 +1,172 @@
+// `wattsched agent`: collect per-cgroup counters on this node and serve them, or (--once) take two readings one
+// interval apart, print the report and exit.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { loadConfig } from '../shared/config/load.js';
+import { type AgentConfig, AgentConfigSchema } from '../shared/config/agent.js';
+import { WS_ERR_AGENT_KUBERNETES, WS_ERR_USAGE } from '../shared/errors.js';
+import { DEFAULT_PORTS, ENV_PREFIX } from '../shared/names.js';
+import type { NodeReport } from '../shared/wire/agent.js';
+import { type SelectOptions, selectCollector } from './collector/select.js';
+import { createMetrics, buildServer } from './exporter/server.js';
+import { Monitor } from './monitor/monitor.js';
+import { KubePodDirectory, type PodDirectory, StandalonePods, kubeconfigSource } from './resource/pods.js';
+
+const HELP = `usage: wattsched agent [options]
+
+  --node NAME         node name for the pod watch (default: $NODE_NAME, then the host name)
+  --port N            HTTP port for /healthz, /metrics, /v1/node (default ${DEFAULT_PORTS.agent})
+  --host ADDR         listen address (default 0.0.0.0)
+  --interval D        time between readings: 1s, 500ms, 2m (default 1s)
+  --collector C       auto | ebpf | fallback (default auto)
+  --config FILE       YAML/JSON config file (see docs/agent.md); WATTSCHED_AGENT_* variables override it
+  --log-level L       trace | debug | info | warn | error | silent
+  --once              take two readings one interval apart, print the report and exit
+  --json              with --once: print the report as JSON (default: a short table)
+  -h, --help          this text`;
+
+/** "1s", "250ms", "2m", "1.5s"; a bare number is seconds. */
+export function parseDurationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new WS_ERR_USAGE(`invalid duration '${text}' (expected e.g. 1s, 500ms, 2m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+interface Parsed {
+  config: Readonly<AgentConfig>;
+  once: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        node: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        interval: { type: 'string' },
+        collector: { type: 'string' },
+        config: { type: 'string' },
+        'log-level': { type: 'string' },
+        once: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new WS_ERR_USAGE(`${(err as Error).message}\n\n${HELP}`);
+  }
+  const flags: Record<string, unknown> = {
+    node: values.node,
+    port: values.port,
+    host: values.host,
+    intervalMs: values.interval === undefined ? undefined : parseDurationMs(values.interval),
+    collector: values.collector,
+    logLevel: values['log-level'],
+  };
+  const config = loadConfig(AgentConfigSchema, { file: values.config, env, envPrefix: `${ENV_PREFIX}AGENT_`, flags });
+  return { config, once: values.once, json: values.json, help: values.help };
+}
+
+export function nodeName(config: AgentConfig, env: NodeJS.ProcessEnv): string {
+  return config.node ?? env.NODE_NAME ?? hostname();
+}
+
+async function podDirectory(config: AgentConfig, node: string, log: Logger, env: NodeJS.ProcessEnv): Promise<PodDirectory> {
+  if (config.kubernetes.mode === 'off') return new StandalonePods('kubernetes.mode=off: cgroups are named by path');
+  const source = kubeconfigSource(config.kubernetes.kubeconfig, env);
+  if (source === null) {
+    if (config.kubernetes.mode === 'required') throw new WS_ERR_AGENT_KUBERNETES('no kubeconfig and not in a cluster');
+    return new StandalonePods('no kubeconfig and not in a cluster: cgroups are named by path');
+  }
+  try {
+    return await KubePodDirectory.create(source, node, log);
+  } catch (err) {
+    if (config.kubernetes.mode === 'required') throw new WS_ERR_AGENT_KUBERNETES((err as Error).message);
+    log.warn({ err }, 'cannot start the pod watch; running standalone');
+    return new StandalonePods(`pod watch failed (${(err as Error).message}): cgroups are named by path`);
+  }
+}
+
+/** Two readings one interval apart, as one report. Exported for tests and for `--once`. */
+export async function collectOnce(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, opts: SelectOptions = {}, log?: Logger): Promise<NodeReport> {
+  const logger = log ?? pino({ level: 'silent' });
+  const { collector, layout } = selectCollector(config, opts);
+  const node = nodeName(config, env);
+  const pods = await podDirectory(config, node, logger, env);
+  try {
+    const monitor = new Monitor({ collector, pods, layout, node });
+    await monitor.tick();
+    await new Promise((r) => setTimeout(r, config.intervalMs));
+    return await monitor.tick();
+  } finally {
+    await collector.close();
+    await pods.close();
+  }
+}
+
+function table(r: NodeReport): string {
+  const lines = [
+    `node ${r.node}  layout ${r.layout}  collector ${r.collector.name} (${r.collector.variant})${r.collector.reason ? `  reason: ${r.collector.reason}` : ''}`,
+    `counters live: ${Object.entries(r.counters).filter(([, s]) => s.live).map(([n]) => n).join(', ') || 'none'}`,
+    `${'cpu cores'.padStart(10)} ${'switch/s'.padStart(10)}  cgroup`,
+  ];
+  const rows = [...r.cgroups].sort((a, b) => b.rates.cpuSeconds - a.rates.cpuSeconds).slice(0, 25);
+  for (const c of rows) {
+    lines.push(`${c.rates.cpuSeconds.toFixed(3).padStart(10)} ${(c.rates.contextSwitches ?? 0).toFixed(0).padStart(10)}  ${c.path ?? `id ${c.id}`}${c.exited ? ' (exited)' : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { config, once, json, help } = parseAgentArgs(argv);
+  if (help) {
+    console.log(HELP);
+    return;
+  }
+  const log = pino({ level: config.logLevel, base: { component: 'agent' } });
+  if (once) {
+    const report = await collectOnce(config, process.env, {}, log.child({}, { level: 'warn' }));
+    console.log(json ? JSON.stringify(report, null, 2) : table(report));
+    return;
+  }
+
+  const { collector, layout } = selectCollector(config);
+  const status = collector.status();
+  if (status.reason !== null) log.warn({ collector: status.name, reason: status.reason, attempts: status.attempts }, 'using the fallback collector');
+  else log.info({ collector: status.name, variant: status.variant, counters: collector.counters() }, 'collector ready');
+  const node = nodeName(config, process.env);
+  const pods = await podDirectory(config, node, log, process.env);
+  let observe: (s: number) => void = () => {};
+  const monitor = new Monitor({ collector, pods, layout, node, log, onRead: (s) => observe(s) });
+  const { registry, observeRead } = createMetrics(monitor);
+  observe = observeRead;
+  const app = await buildServer({ monitor, intervalMs: config.intervalMs, registry, logger: log });
+  // Release in reverse order of acquisition: stop reading, stop serving, then detach the BPF program.
+  app.addHook('onClose', async () => {
+    monitor.stop();
+    await pods.close();
+    await collector.close();
+  });
+  monitor.start(config.intervalMs);
+  await app.listen({ port: config.port, host: config.host });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      app.close().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

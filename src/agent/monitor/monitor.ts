@@ -1,0 +1,93 @@
+// Owns the reading loop: one collector reading per interval, turned into an immutable node report that the HTTP
+// side serves as-is. The exporter never triggers a reading, so scrapes are cheap and always consistent.
+import type { Logger } from 'pino';
+import type { NodeReport } from '../../shared/wire/agent.js';
+import type { Collector, CollectorReading } from '../collector/types.js';
+import type { CgroupLayout } from '../resource/cgroupfs.js';
+import type { PodDirectory } from '../resource/pods.js';
+import { buildReport } from './report.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface MonitorOptions {
+  collector: Collector;
+  pods: PodDirectory;
+  layout: CgroupLayout;
+  node: string;
+  clock?: Clock;
+  log?: Logger;
+  /** Called with each reading's duration, for the read-duration histogram. */
+  onRead?: (seconds: number) => void;
+}
+
+export class Monitor {
+  private previous: CollectorReading | null = null;
+  private report: NodeReport | null = null;
+  private lastReadAt: number | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: MonitorOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  get collector(): Collector {
+    return this.opts.collector;
+  }
+
+  /** Takes one reading and publishes the report built from it and the reading before. */
+  async tick(): Promise<NodeReport> {
+    const t0 = performance.now();
+    const reading = await this.opts.collector.read();
+    const seconds = (performance.now() - t0) / 1000;
+    this.opts.onRead?.(seconds);
+    const report = buildReport(this.previous, reading, {
+      node: this.opts.node,
+      at: this.clock.now(),
+      layout: this.opts.layout.name,
+      collector: this.opts.collector.status(),
+      counters: this.opts.collector.counters(),
+      kubernetes: this.opts.pods.status(),
+      lookupPod: (uid) => this.opts.pods.lookup(uid),
+    });
+    this.previous = reading;
+    this.report = Object.freeze(report);
+    this.lastReadAt = performance.now();
+    return this.report;
+  }
+
+  latest(): NodeReport | null {
+    return this.report;
+  }
+
+  /** Milliseconds since the last successful reading, null before the first. */
+  sinceLastReadMs(): number | null {
+    return this.lastReadAt === null ? null : performance.now() - this.lastReadAt;
+  }
+
+  /** Reads every `intervalMs`, scheduling from the end of each read so a slow read never piles up. */
+  start(intervalMs: number): void {
+    this.running = true;
+    const loop = async (): Promise<void> => {
+      try {
+        await this.tick();
+      } catch (err) {
+        this.opts.log?.error({ err }, 'collector read failed');
+      }
+      if (this.running) {
+        this.timer = setTimeout(() => void loop(), intervalMs);
+      }
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,84 @@
+// Two readings in, one node report out: cumulative counters as read, rates over the interval between them, cgroups
+// grouped into pods. Pure: the caller supplies the readings, the collector's status and the pod lookup.
+import type { CgroupReport, Counters, NodeReport, PodReport } from '../../shared/wire/agent.js';
+import type { CollectorReading } from '../collector/types.js';
+import { parseCgroupPath } from '../resource/cgroup-path.js';
+import type { PodMeta } from '../resource/pods.js';
+
+export interface ReportContext {
+  node: string;
+  at: Date;
+  layout: NodeReport['layout'];
+  collector: NodeReport['collector'];
+  counters: NodeReport['counters'];
+  kubernetes: NodeReport['kubernetes'];
+  lookupPod(uid: string): PodMeta | undefined;
+}
+
+const KEYS = ['cpuSeconds', 'contextSwitches', 'cycles', 'instructions', 'cacheMisses', 'cpuPressureSomeSeconds'] as const;
+
+/**
+ * Per-second rates from two cumulative samples. `prev` null means the cgroup did not exist at the previous reading,
+ * so everything it counted happened within the interval; a counter that went back (a reset) gives 0.
+ */
+export function ratesBetween(prev: Counters | null, cur: Counters, seconds: number): Counters {
+  const out: Counters = { cpuSeconds: 0 };
+  for (const k of KEYS) {
+    const c = cur[k];
+    if (c === undefined) continue;
+    const p = prev === null ? 0 : prev[k];
+    out[k] = p === undefined || seconds <= 0 || c < p ? 0 : (c - p) / seconds;
+  }
+  return out;
+}
+
+export function addCounters(into: Counters, add: Counters): void {
+  for (const k of KEYS) {
+    const v = add[k];
+    if (v !== undefined) into[k] = (into[k] ?? 0) + v;
+  }
+}
+
+export function buildReport(prev: CollectorReading | null, cur: CollectorReading, ctx: ReportContext): NodeReport {
+  const seconds = prev === null ? 0 : Math.max(0, (cur.monotonicNs - prev.monotonicNs) / 1e9);
+  const before = new Map(prev?.cgroups.map((c) => [c.id, c.counters]) ?? []);
+  const cgroups: CgroupReport[] = [];
+  const pods = new Map<string, PodReport>();
+  for (const c of cur.cgroups) {
+    const owner = c.path === null ? { kind: 'group' as const, name: `cgroup-id:${c.id}` } : parseCgroupPath(c.path);
+    // Before the first interval there is nothing to compare with: rates are 0 rather than since-boot averages.
+    const rates = prev === null ? ratesBetween(c.counters, c.counters, 0) : ratesBetween(before.get(c.id) ?? null, c.counters, seconds);
+    cgroups.push({ id: c.id, path: c.path, exited: c.exited, owner, cumulative: c.counters, rates });
+    if (owner.kind !== 'pod' || owner.podUid === undefined) continue;
+    let pod = pods.get(owner.podUid);
+    if (pod === undefined) {
+      const meta = ctx.lookupPod(owner.podUid);
+      pod = {
+        uid: owner.podUid,
+        namespace: meta?.namespace ?? null,
+        name: meta?.name ?? null,
+        qos: meta?.qos ?? owner.qos ?? null,
+        workload: meta?.workload ?? null,
+        containers: [],
+        cumulative: { cpuSeconds: 0 },
+        rates: { cpuSeconds: 0 },
+      };
+      pods.set(owner.podUid, pod);
+    }
+    if (owner.containerId !== undefined && !pod.containers.includes(owner.containerId)) pod.containers.push(owner.containerId);
+    addCounters(pod.cumulative, c.counters);
+    addCounters(pod.rates, rates);
+  }
+  return {
+    node: ctx.node,
+    at: ctx.at.toISOString(),
+    intervalSeconds: seconds,
+    layout: ctx.layout,
+    collector: ctx.collector,
+    counters: ctx.counters,
+    droppedCgroups: cur.dropped,
+    kubernetes: ctx.kubernetes,
+    cgroups,
+    pods: [...pods.values()],
+  };
+}
