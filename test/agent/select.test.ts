@@ -173,7 +173,7 @@ describe.skipIf(!isRoot || !existsSync(cli))('wattsched agent process (built CLI
       if (h.status === 200) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const node = await (await fetch(`http://127.0.0.1:${port}/v1/node`)).json();
+    const node = (await (await fetch(`http://127.0.0.1:${port}/v1/node`)).json()) as { node: string };
     expect(node.node.length).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('wattsched_agent_counter_available{counter="cpu_time"} 1');
