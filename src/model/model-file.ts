@@ -47,7 +47,7 @@ export function referencePredict(spec: TaskSpec, r: Regressor, features: readonl
   return spec.decode(predictRegressor(r, features), features);
 }
 
-const JSON_KEYS = new Set(['featureNames', 'outputNames', 'scoredOutputs', 'inputColumns', 'trainingRows', 'validation', 'candidates']);
+const JSON_KEYS = new Set(['featureNames', 'outputNames', 'scoredOutputs', 'inputColumns', 'trainingRows', 'validation', 'candidates', 'counterWindowSeconds']);
 
 export function readModelMetadata(bytes: Uint8Array, source: string): ModelMetadata {
   let props: Record<string, string>;

@@ -1,6 +1,6 @@
 // From a CSV table to a finished model file and back to an evaluation: the glue between tasks, training, ONNX and
 // metrics, kept free of flags and printing so the model server and the rebuild script reuse it.
-import { CURVE_TASK, SHAPE_TASK, SHAPE_POINTS_TASK, DEFAULT_POWER_TARGETS, countersTask, defaultCounterFeatures, rowGroups, type TaskSpec } from './tasks.js';
+import { CURVE_TASK, SHAPE_TASK, SHAPE_POINTS_TASK, DEFAULT_POWER_TARGETS, countersTask, defaultCounterFeatures, rowGroups, trailingMean, type TaskSpec } from './tasks.js';
 import { prepare, scoredIndexes, trainTask, type Dataset, type TrainOptions, type TrainResult } from './training.js';
 import { buildOnnx, wattschedVersion } from './model-file.js';
 import { summarise, type ErrorSummary } from './metrics.js';
@@ -16,6 +16,8 @@ export interface TrainRequest {
   train?: TrainOptions;
   /** 'rows' only to compare with row-split baselines. */
   split?: 'group' | 'rows';
+  /** Counters task: average features over this trailing window (seconds) before fitting. */
+  windowSeconds?: number;
 }
 
 export interface TrainedModel {
@@ -39,8 +41,10 @@ export function specForTraining(task: ModelTask, table: CsvTable, req: TrainRequ
   return countersTask(features, targets);
 }
 
-export function trainFromTable(task: ModelTask, table: CsvTable, req: TrainRequest = {}): TrainedModel {
-  const spec = specForTraining(task, table, req);
+export function trainFromTable(task: ModelTask, raw: CsvTable, req: TrainRequest = {}): TrainedModel {
+  const spec = specForTraining(task, raw, req);
+  const window = task === 'counters' ? (req.windowSeconds ?? 0) : 0;
+  const table = trailingMean(raw, spec.featureNames, window);
   const { groups, by } = rowGroups(task, table, table.rows, req.split);
   const data = prepare(spec, table.rows, groups, table.source);
   const train = trainTask(spec, data, req.train);
@@ -58,6 +62,7 @@ export function trainFromTable(task: ModelTask, table: CsvTable, req: TrainReque
     validation: { split: `group k-fold by ${by}`, folds: v.folds, mapePercent: round(v.mape_percent), rmseWatts: round(v.rmse_watts) },
     candidates: train.candidates,
     wattschedVersion: wattschedVersion(),
+    ...(task === 'counters' ? { counterWindowSeconds: window } : {}),
   };
   return { spec, data, train, metadata, onnx: buildOnnx(spec, train.regressor, metadata) };
 }
@@ -79,10 +84,11 @@ export interface Evaluation extends ErrorSummary {
 }
 
 /** Scores every usable row of `table` in one batched run of the model. */
-export async function evaluateTable(model: PowerModel, table: CsvTable): Promise<Evaluation> {
+export async function evaluateTable(model: PowerModel, raw: CsvTable): Promise<Evaluation> {
   const spec = specForModel(model.metadata, model.name);
-  const missing = [...spec.inputColumns, ...spec.outputNames].filter((c) => !table.columns.includes(c));
-  if (missing.length > 0) throw new WS_ERR_MODEL_DATA(table.source, `missing columns the model needs: ${missing.join(', ')}`);
+  const missing = [...spec.inputColumns, ...spec.outputNames].filter((c) => !raw.columns.includes(c));
+  if (missing.length > 0) throw new WS_ERR_MODEL_DATA(raw.source, `missing columns the model needs: ${missing.join(', ')}`);
+  const table = trailingMean(raw, spec.featureNames, model.metadata.counterWindowSeconds ?? 0);
   const { groups } = rowGroups(spec.task, table, table.rows);
   const features: number[][] = [];
   const truth: number[][] = [];

@@ -214,3 +214,35 @@ export function withPhases(table: CsvTable, phases: CsvTable): CsvTable {
   });
   return { source: table.source, columns: [...table.columns, 'phase'], rows };
 }
+
+/**
+ * Replaces each feature cell by its mean over the trailing `windowSeconds` (rows in time order). A meter that
+ * averages (nvidia-smi's power.draw is a 1 s average) must be compared with counters averaged the same way;
+ * duty-cycled loads otherwise alternate 0 %/100 % utilisation from one 100 ms sample to the next.
+ */
+export function trailingMean(table: CsvTable, columns: readonly string[], windowSeconds: number): CsvTable {
+  if (!(windowSeconds > 0)) return table;
+  const times = table.rows.map((r) => rowTime(r));
+  if (times.some((t) => t === null)) throw new WS_ERR_MODEL_DATA(table.source, 'a counter window needs a timestamp or timestamp_unix_s column');
+  const t = times as number[];
+  for (let i = 1; i < t.length; i++) if ((t[i] as number) < (t[i - 1] as number)) throw new WS_ERR_MODEL_DATA(table.source, `rows are not in time order at row ${i + 1}`);
+  // Sliding sums over numeric cells only, so one empty cell leaves a gap instead of poisoning the window.
+  const sums = columns.map(() => 0);
+  const counts = columns.map(() => 0);
+  const step = (row: Row, sign: 1 | -1): void =>
+    columns.forEach((c, j) => {
+      const v = num(row[c]);
+      if (v === null) return;
+      sums[j] = (sums[j] as number) + sign * v;
+      counts[j] = (counts[j] as number) + sign;
+    });
+  let lo = 0;
+  const rows = table.rows.map((row, i) => {
+    step(row, 1);
+    while ((t[i] as number) - (t[lo] as number) >= windowSeconds) step(table.rows[lo++] as Row, -1);
+    const out: Record<string, string> = { ...row };
+    columns.forEach((c, j) => (out[c] = (counts[j] as number) > 0 ? String((sums[j] as number) / (counts[j] as number)) : ''));
+    return out;
+  });
+  return { ...table, rows };
+}

@@ -12,6 +12,8 @@ const USAGE = `usage: wattsched train --task curve|shape|counters --data CSV [--
                       default the first of acpi_platform_watts, platform_watts, power.draw [W], ...
   --features COLS     counters task: feature columns (default: every numeric counter column);
                       shape task: 'points' for idle and 100 % watts only (default adds the hardware description)
+  --window-s S        counters task: average counters over the trailing S seconds (match the meter's own
+                      averaging, e.g. 1 for nvidia-smi power.draw); needs a timestamp column
   --phases FILE       phase log (unix_time_s,mode,duty,event) to validate by whole load phases
   --families LIST     any of ${FAMILIES.join(',')} (default all; the best by grouped validation is kept)
   --folds N           group folds (default 5)
@@ -27,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
       target: { type: 'string', multiple: true },
       features: { type: 'string', multiple: true },
       phases: { type: 'string' },
+      'window-s': { type: 'string' },
       out: { type: 'string', short: 'o' },
       families: { type: 'string', multiple: true },
       folds: { type: 'string' },
@@ -55,7 +58,11 @@ export async function main(argv: string[]): Promise<void> {
   if (task !== 'counters' && values.target) throw new WS_ERR_USAGE('--target applies to the counters task only');
   if (task === 'curve' && values.features) throw new WS_ERR_USAGE('--features does not apply to the curve task');
   if (task === 'shape' && values.features && splitList(values.features).join() !== 'points') throw new WS_ERR_USAGE("--features for the shape task can only be 'points'");
+  const window = values['window-s'] === undefined ? undefined : Number(values['window-s']);
+  if (window !== undefined && !(Number.isFinite(window) && window >= 0)) throw new WS_ERR_USAGE(`--window-s must be a non-negative number of seconds, got ${values['window-s']}`);
+  if (window !== undefined && task !== 'counters') throw new WS_ERR_USAGE('--window-s applies to the counters task only');
   const result = trainFromTable(task, table, {
+    ...(window !== undefined ? { windowSeconds: window } : {}),
     targets: splitList(values.target),
     features: splitList(values.features),
     train: {

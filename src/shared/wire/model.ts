@@ -48,6 +48,8 @@ export const ModelMetadataSchema = Type.Object({
   }),
   candidates: Type.Record(Type.String(), Type.Number()),
   wattschedVersion: Type.String(),
+  /** Counters task: features are means over this trailing window (seconds); 0 = per sample. */
+  counterWindowSeconds: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type ModelMetadata = Static<typeof ModelMetadataSchema>;
 
