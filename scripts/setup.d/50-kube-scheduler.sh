@@ -20,7 +20,7 @@ if ! (cd "$mod" && go mod download); then
   exit 1
 fi
 mkdir -p "$mod/bin"
-if ! (cd "$mod" && go test -c -o bin/e2e.test ./e2e); then
+if ! (cd "$mod" && go test -c -o bin/e2e.test ./e2e && go build -o bin/ksbench ./cmd/ksbench); then
   log "FAILED: compiling the harness in ${mod}"
   exit 1
 fi

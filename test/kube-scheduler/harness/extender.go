@@ -40,7 +40,7 @@ type ExtenderPowerCurves struct {
 type ExtenderFileConfig struct {
 	LogLevel    string              `json:"logLevel,omitempty"`
 	PowerCurves ExtenderPowerCurves `json:"powerCurves"`
-	Nodes       []ExtenderNode      `json:"nodes"`
+	Nodes       []ExtenderNode      `json:"nodes,omitempty"`
 	TLS         *ExtenderTLS        `json:"tls,omitempty"`
 	Kubernetes  map[string]string   `json:"kubernetes"`
 }

@@ -1,0 +1,246 @@
+// Command ksbench measures upstream kube-scheduler throughput and per-pod latency at 1,000 and 5,000 nodes with
+// 2,000 pods, without an extender and with `wattsched extender` in names and full-object mode, the way
+// scheduler_perf does: throughput from 1 s samples of pods whose nodeName got set, latency from the scheduler's
+// own scheduler_scheduling_attempt_duration_seconds histogram. Every case runs in a fresh child process so the
+// scheduler's global metrics, caches and garbage of one case cannot leak into the next.
+//
+// Usage (from test/kube-scheduler): go run ./cmd/ksbench [-nodes 1000,5000] [-pods 2000] [-out FILE]
+// or from the repo root after `npm run build`: node dist/bench/kube-scheduler/run.js
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"wattsched.io/test/kube-scheduler/harness"
+)
+
+// Modes compared in one run; "none" (upstream defaults) is the baseline the ratios are against. "none-nobatch"
+// is the same without opportunistic batching, which upstream disables for profiles with extenders.
+var modes = []string{"none", "none-nobatch", "names", "full"}
+
+type report struct {
+	Benchmark   string       `json:"benchmark"`
+	Kubernetes  string       `json:"kubernetes"`
+	Method      string       `json:"method"`
+	Machine     machine      `json:"machine"`
+	Pods        int          `json:"pods"`
+	Rounds      int          `json:"rounds"`
+	Cases       []caseResult `json:"cases"`
+	Target      target       `json:"target"`
+	GeneratedAt string       `json:"generatedAt"`
+}
+
+type machine struct {
+	CPUs   int    `json:"cpus"`
+	Go     string `json:"go"`
+	Node   string `json:"node"`
+	OS     string `json:"os"`
+	Kernel string `json:"kernel"`
+}
+
+type target struct {
+	Description string  `json:"description"`
+	Ratio       float64 `json:"ratio"`
+	Met         bool    `json:"met"`
+}
+
+func main() {
+	nodesFlag := flag.String("nodes", "1000,5000", "comma-separated node counts")
+	pods := flag.Int("pods", 2000, "pods to schedule per case")
+	modesFlag := flag.String("modes", strings.Join(modes, ","), "comma-separated modes: none, none-nobatch, names, full")
+	out := flag.String("out", "", "results JSON (default <repo>/bench/results/kube-scheduler.json)")
+	rounds := flag.Int("rounds", 3, "rounds; each runs every mode once per node count")
+	oneCase := flag.String("case", "", "internal: run one NODES:MODE case and print its JSON result")
+	flag.Parse()
+
+	repo, err := harness.RepoRoot()
+	if err != nil {
+		fail(err)
+	}
+	if *oneCase != "" {
+		n, mode, ok := strings.Cut(*oneCase, ":")
+		nodes, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			fail(fmt.Errorf("-case wants NODES:MODE, got %q", *oneCase))
+		}
+		res, err := runCase(repo, nodes, *pods, mode)
+		if err != nil {
+			fail(err)
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			fail(err)
+		}
+		return
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	rep := report{
+		Benchmark:  "kube-scheduler",
+		Kubernetes: "k8s.io/kubernetes v1.35.4 (in-process scheduler.New, fake clientset)",
+		Method: "per case a fresh process: N nodes, then P pods created at once; throughput = scheduler_perf's " +
+			"SchedulingThroughput (1 s samples of bound pods, first sample skipped) and overall bound/(last bind - first create); " +
+			"latency = scheduler_scheduling_attempt_duration_seconds quantiles (result=scheduled). Extender: shipped config, " +
+			"ignorable=false so every pod really goes through it, adaptive percentageOfNodesToScore.",
+		Machine:     describeMachine(),
+		Pods:        *pods,
+		GeneratedAt: time.Now().UTC().Format(time.RFC3339),
+	}
+	var nodeCounts []int
+	for _, s := range strings.Split(*nodesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			fail(fmt.Errorf("-nodes: %w", err))
+		}
+		nodeCounts = append(nodeCounts, n)
+	}
+	wanted := strings.Split(*modesFlag, ",")
+	// The machine is shared: rounds run every mode once, rotating the order, and the report keeps each mode's
+	// median-throughput run plus the median of the per-round (paired) ratios, so drift hits all modes alike.
+	runs := map[string][]caseResult{}
+	for round := 0; round < *rounds; round++ {
+		for _, n := range nodeCounts {
+			for i := range wanted {
+				mode := wanted[(i+round)%len(wanted)]
+				fmt.Fprintf(os.Stderr, "ksbench: round %d/%d: %d nodes, %d pods, mode %s ...\n", round+1, *rounds, n, *pods, mode)
+				res, err := runChild(self, n, *pods, mode)
+				if err != nil {
+					fail(err)
+				}
+				fmt.Fprintf(os.Stderr, "ksbench:   %.1f pods/s, attempt p50 %.1f ms\n", res.ThroughputPodsPerSec, res.AttemptLatencyMs.P50)
+				key := fmt.Sprintf("%d:%s", n, mode)
+				runs[key] = append(runs[key], res)
+			}
+		}
+	}
+	for _, n := range nodeCounts {
+		base := runs[fmt.Sprintf("%d:none", n)]
+		for _, mode := range wanted {
+			all := runs[fmt.Sprintf("%d:%s", n, mode)]
+			res := medianRun(all)
+			for _, r := range all {
+				res.RoundThroughputs = append(res.RoundThroughputs, r.ThroughputPodsPerSec)
+			}
+			if len(base) == len(all) && len(base) > 0 {
+				var ratios []float64
+				for i := range all {
+					ratios = append(ratios, all[i].ThroughputPodsPerSec/base[i].ThroughputPodsPerSec)
+				}
+				r := median(ratios)
+				res.ThroughputRatio = &r
+				res.RoundRatios = ratios
+			}
+			rep.Cases = append(rep.Cases, res)
+			if mode == "names" && n == 5000 && res.ThroughputRatio != nil {
+				rep.Target = target{Description: "names mode at 5,000 nodes: throughput >= 0.8x no extender", Ratio: *res.ThroughputRatio, Met: *res.ThroughputRatio >= 0.8}
+			}
+		}
+	}
+	rep.Rounds = *rounds
+	printTable(rep)
+	path := *out
+	if path == "" {
+		path = filepath.Join(repo, "bench", "results", "kube-scheduler.json")
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		fail(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		fail(err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		fail(err)
+	}
+	fmt.Printf("\nwrote %s\n", path)
+}
+
+func runChild(self string, nodes, pods int, mode string) (caseResult, error) {
+	var res caseResult
+	cmd := exec.Command(self, "-case", fmt.Sprintf("%d:%s", nodes, mode), "-pods", strconv.Itoa(pods))
+	cmd.Stderr = os.Stderr
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("case %d:%s: %w", nodes, mode, err)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("case %d:%s printed %q: %w", nodes, mode, stdout.String(), err)
+	}
+	return res, nil
+}
+
+// medianRun is the run with the median throughput (the lower middle one for an even count).
+func medianRun(all []caseResult) caseResult {
+	sorted := append([]caseResult(nil), all...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ThroughputPodsPerSec < sorted[j].ThroughputPodsPerSec })
+	return sorted[(len(sorted)-1)/2]
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func printTable(rep report) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "nodes\tmode\tbound\tpods/s (median run)\tpods/s (1 s samples avg)\tvs none (median paired)\tattempt p50 ms\tattempt p99 ms\textender calls\textender p99 ms\tpods/s per round\t\n")
+	for _, c := range rep.Cases {
+		ratio := "-"
+		if c.ThroughputRatio != nil {
+			ratio = fmt.Sprintf("%.2fx", *c.ThroughputRatio)
+		}
+		ext, extP99 := "-", "-"
+		if c.ExtenderCalls > 0 {
+			ext, extP99 = strconv.Itoa(c.ExtenderCalls), fmt.Sprintf("%.2f", c.ExtenderCallP99Ms)
+		}
+		var per []string
+		for _, t := range c.RoundThroughputs {
+			per = append(per, fmt.Sprintf("%.0f", t))
+		}
+		fmt.Fprintf(w, "%d\t%s\t%d\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", c.Nodes, c.Mode, c.Bound, c.ThroughputPodsPerSec,
+			c.SampledThroughput.Avg, ratio, c.AttemptLatencyMs.P50, c.AttemptLatencyMs.P99, ext, extP99, strings.Join(per, " "))
+	}
+	w.Flush()
+	if rep.Target.Description != "" {
+		verdict := "MET"
+		if !rep.Target.Met {
+			verdict = "NOT MET"
+		}
+		fmt.Printf("target (%s): %.2fx, %s\n", rep.Target.Description, rep.Target.Ratio, verdict)
+	}
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if out, err := exec.Command("node", "--version").Output(); err == nil {
+		m.Node = strings.TrimSpace(string(out))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "ksbench:", err)
+	os.Exit(1)
+}
