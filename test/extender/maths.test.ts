@@ -68,13 +68,13 @@ describe('score mapping', () => {
   test.for([
     [[1, 2, 3], [10, 5, 0]],
     [[5, 5, 5], [10, 10, 10]],
-    [[3, undefined, 1], [0, 0, 10]],
-    [[undefined, undefined], [0, 0]],
+    [[3, NaN, 1], [0, 0, 10]],
+    [[NaN, NaN], [0, 0]],
     [[0, 100, 25, 74], [10, 0, 8, 3]],
     [[7], [10]],
     [[], []],
   ] as const)('%j W → %j', ([watts, scores]) => {
-    expect(scoresFromWatts(watts)).toEqual(scores);
+    expect([...scoresFromWatts(watts)]).toEqual(scores);
   });
   test('scores are always integers in 0..10', () => {
     const watts = Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 1e6);
@@ -120,5 +120,28 @@ describe('Go key folding', () => {
   test('non-objects pass through for the schema to reject', () => {
     expect(canonicalizeExtenderArgs([1])).toEqual([1]);
     expect(canonicalizeExtenderArgs(null)).toBeNull();
+  });
+});
+
+describe('raw Node item spans', () => {
+  test('spans re-parse to exactly the items JSON.parse sees, whatever the strings hold', async () => {
+    const fc = (await import('fast-check')).default;
+    const { nodeItemSpans } = await import('../../src/extender/protocol/raw-items.js');
+    const tricky = fc.oneof(fc.string(), fc.constantFrom('"', '\\', '}', ']', '{"items":[', ',', '\u2028', '"Nodes"'));
+    const item = fc.oneof(fc.record({ metadata: fc.record({ name: tricky, labels: fc.dictionary(tricky, tricky) }) }), fc.constant(null), fc.integer(), fc.array(tricky));
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 6 }), fc.constantFrom('Nodes', 'nodes', 'NODES'), fc.boolean(), tricky, (items, key, pretty, podName) => {
+        const body = { Pod: { metadata: { name: podName }, nodes: { items: ['decoy'] } }, [key]: { metadata: {}, items }, NodeNames: null };
+        const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
+        const spans = nodeItemSpans(text);
+        expect(spans?.map(([a, b]) => JSON.parse(text.slice(a, b)))).toEqual(items);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  test('no top-level Nodes.items: undefined', async () => {
+    const { nodeItemSpans } = await import('../../src/extender/protocol/raw-items.js');
+    expect(nodeItemSpans('{"Pod":{},"NodeNames":["a"]}')).toBeUndefined();
+    expect(nodeItemSpans('{"Pod":{"Nodes":{"items":[1]}}}')).toBeUndefined();
   });
 });

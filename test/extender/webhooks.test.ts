@@ -147,7 +147,7 @@ describe('preempt', () => {
 
 describe('bad input is a 4xx with a reason, and the server keeps serving', () => {
   test.for([
-    ['malformed JSON', '/filter', '{"Pod": {', 400, /not valid JSON/],
+    ['malformed JSON', '/filter', '{"Pod": {', 400, /body is not valid JSON/],
     ['missing Pod', '/filter', { NodeNames: ['a'] }, 400, /Pod/],
     ['wrong type for NodeNames', '/prioritize', { Pod: {}, NodeNames: 'a' }, 400, /NodeNames/],
     ['neither Nodes nor NodeNames', '/prioritize', { Pod: {} }, 400, /NodeNames .* or Nodes/],
@@ -165,7 +165,7 @@ describe('bad input is a 4xx with a reason, and the server keeps serving', () =>
 
   test('filter errors keep the ExtenderFilterResult shape so kube-scheduler logs the Error field', async ({ app }) => {
     const res = await post(app, '/filter', '{');
-    expect(res.json()).toMatchObject({ Nodes: null, NodeNames: null, FailedNodes: {}, Error: expect.stringMatching(/^FST_ERR_CTP_INVALID_JSON_BODY: /) });
+    expect(res.json()).toMatchObject({ Nodes: null, NodeNames: null, FailedNodes: {}, Error: expect.stringMatching(/^WS_ERR_BAD_REQUEST: /) });
   });
 
   test('a body over the configured limit is 413', async () => {
@@ -254,6 +254,6 @@ describe('explain and metrics', () => {
     const m = (await app.inject({ url: '/metrics' })).body;
     expect(m).toMatch(/wattsched_extender_request_duration_seconds_count\{verb="prioritize",code="200"\} 1/);
     expect(m).toMatch(/wattsched_extender_request_nodes_sum\{verb="prioritize",mode="full"\} 3/);
-    expect(m).toMatch(/wattsched_extender_errors_total\{kind="FST_ERR_CTP_INVALID_JSON_BODY"\} 1/);
+    expect(m).toMatch(/wattsched_extender_errors_total\{kind="WS_ERR_BAD_REQUEST"\} 1/);
   });
 });

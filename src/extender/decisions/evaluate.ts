@@ -4,21 +4,26 @@
 import { ANNOTATIONS } from '../../shared/names.js';
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
-import type { NodeOutcome, Scorer } from '../scoring/scorer.js';
+import type { Scorer } from '../scoring/scorer.js';
 import { parsePowerCap, scoresFromWatts } from '../scoring/scores.js';
+
+export type FailOpenReason = 'inventory_not_ready' | 'scorer_skip' | 'scorer_error' | 'no_estimates';
 
 export interface Evaluation {
   readonly pod: PodDemand;
   readonly scorer: string;
-  /** Node names in request order. */
+  /** Node names in request order; every column below is indexed the same way. */
   readonly names: readonly string[];
-  /** Per node: the scorer's outcome, or undefined when the extender knows nothing of the node. */
-  readonly outcomes: readonly (NodeOutcome | undefined)[];
+  /** NaN where there is no estimate. */
+  readonly marginalWatts: Float64Array;
+  readonly powerWithPodWatts: Float64Array;
+  /** Prediction source; undefined for nodes the extender knows nothing of. */
+  readonly basis: readonly (string | undefined)[];
+  readonly skipped: ReadonlyMap<number, string>;
   /** Set when the extender cannot judge at all: every node passes and gets the same score. */
   readonly failOpen?: string;
+  readonly failOpenKind?: FailOpenReason;
 }
-
-export type FailOpenReason = 'inventory_not_ready' | 'scorer_skip' | 'scorer_error' | 'no_estimates';
 
 export async function evaluate(
   scorer: Scorer,
@@ -26,57 +31,72 @@ export async function evaluate(
   names: readonly string[],
   states: readonly (NodeState | undefined)[],
   inventoryReady: boolean,
-): Promise<Evaluation & { failOpenKind?: FailOpenReason }> {
-  const base = { pod, scorer: scorer.name, names };
-  const unknown = names.map(() => undefined);
-  if (!inventoryReady) return { ...base, outcomes: unknown, failOpen: 'node inventory has not finished its initial load', failOpenKind: 'inventory_not_ready' };
+): Promise<Evaluation> {
+  const n = names.length;
+  const empty = (failOpenKind: FailOpenReason, failOpen: string): Evaluation => ({
+    pod, scorer: scorer.name, names, failOpen, failOpenKind,
+    marginalWatts: new Float64Array(n).fill(NaN), powerWithPodWatts: new Float64Array(n).fill(NaN), basis: new Array<undefined>(n), skipped: new Map(),
+  });
+  if (!inventoryReady) return empty('inventory_not_ready', 'node inventory has not finished its initial load');
 
-  const known: NodeState[] = [];
+  // Usually every node is known and the scorer's columns are used as they are; otherwise score the known ones
+  // and spread their columns back to request positions.
+  const allKnown = states.every((s) => s !== undefined);
   const index: number[] = [];
-  states.forEach((s, i) => {
-    if (s) {
-      known.push(s);
-      index.push(i);
-    }
-  });
-  let result: Awaited<ReturnType<Scorer['score']>>;
+  const known: NodeState[] = allKnown ? (states as NodeState[]) : [];
+  if (!allKnown) states.forEach((s, i) => s && (known.push(s), index.push(i)));
+
+  let batch: Awaited<ReturnType<Scorer['score']>>;
   try {
-    result = known.length > 0 ? await scorer.score(pod, known) : [];
+    batch = known.length > 0 ? await scorer.score(pod, known) : { kind: 'skip', reason: 'no candidate node is known to the extender' };
   } catch (err) {
-    return { ...base, outcomes: unknown, failOpen: `scorer ${scorer.name} failed: ${(err as Error).message}`, failOpenKind: 'scorer_error' };
+    return empty('scorer_error', `scorer ${scorer.name} failed: ${(err as Error).message}`);
   }
-  if (!Array.isArray(result)) {
-    return { ...base, outcomes: unknown, failOpen: `scorer ${scorer.name} skipped the pod: ${(result as { reason: string }).reason}`, failOpenKind: 'scorer_skip' };
+  if (batch.kind === 'skip') {
+    return known.length > 0 ? empty('scorer_skip', `scorer ${scorer.name} skipped the pod: ${batch.reason}`) : empty('no_estimates', `no node could be scored: ${batch.reason}`);
   }
-  const outcomes: (NodeOutcome | undefined)[] = names.map(() => undefined);
-  (result as readonly NodeOutcome[]).forEach((o, j) => {
-    outcomes[index[j] as number] = o;
-  });
-  if (!outcomes.some((o) => o?.kind === 'estimate')) {
-    const first = outcomes.find((o) => o?.kind === 'skip');
-    const why = first?.kind === 'skip' ? first.reason : 'no candidate node is known to the extender';
-    return { ...base, outcomes, failOpen: `no node could be scored: ${why}`, failOpenKind: 'no_estimates' };
+
+  let ev: Evaluation;
+  if (allKnown) {
+    ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped };
+  } else {
+    const marginal = new Float64Array(n).fill(NaN);
+    const withPod = new Float64Array(n).fill(NaN);
+    const basis = new Array<string | undefined>(n);
+    const skipped = new Map<number, string>();
+    index.forEach((to, from) => {
+      marginal[to] = batch.marginalWatts[from] as number;
+      withPod[to] = batch.powerWithPodWatts[from] as number;
+      basis[to] = batch.basis[from];
+      const why = batch.skipped.get(from);
+      if (why !== undefined) skipped.set(to, why);
+    });
+    ev = { pod, scorer: scorer.name, names, marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped };
   }
-  return { ...base, outcomes };
+  if (ev.skipped.size === known.length) {
+    const first = ev.skipped.values().next().value as string;
+    return { ...ev, failOpen: `no node could be scored: ${first}`, failOpenKind: 'no_estimates' };
+  }
+  return ev;
 }
 
 /** Priorities in request order; equal (and neutral) when failing open. */
-export function priorities(ev: Evaluation): number[] {
-  if (ev.failOpen) return ev.names.map(() => 0);
-  return scoresFromWatts(ev.outcomes.map((o) => (o?.kind === 'estimate' ? o.marginalWatts : undefined)));
+export function priorities(ev: Evaluation): Uint8Array {
+  if (ev.failOpen) return new Uint8Array(ev.names.length);
+  return scoresFromWatts(ev.marginalWatts);
 }
 
 /** Reasons for nodes to fail the filter: predicted power with the pod over the node's cap. */
 export function capViolations(ev: Evaluation, states: readonly (NodeState | undefined)[]): Map<number, string> {
   const failed = new Map<number, string>();
   if (ev.failOpen) return failed;
-  ev.outcomes.forEach((o, i) => {
-    if (o?.kind !== 'estimate') return;
-    const cap = parsePowerCap(states[i]?.annotations[ANNOTATIONS.powerCapWatts]);
-    if (typeof cap !== 'number') return;
-    if (o.powerWithPodWatts > cap) {
-      failed.set(i, `wattsched: predicted ${o.powerWithPodWatts.toFixed(1)} W with this pod exceeds the node's power cap of ${cap} W (${ANNOTATIONS.powerCapWatts})`);
-    }
+  states.forEach((s, i) => {
+    const text = s?.annotations[ANNOTATIONS.powerCapWatts];
+    if (text === undefined) return;
+    const cap = parsePowerCap(text);
+    const withPod = ev.powerWithPodWatts[i] as number;
+    if (typeof cap !== 'number' || !(withPod > cap)) return;
+    failed.set(i, `wattsched: predicted ${withPod.toFixed(1)} W with this pod exceeds the node's power cap of ${cap} W (${ANNOTATIONS.powerCapWatts})`);
   });
   return failed;
 }

@@ -25,7 +25,7 @@ export interface Explanation {
 interface Step {
   ev: Evaluation;
   at: number;
-  values: readonly number[] | ReadonlyMap<number, string>;
+  values: ArrayLike<number> | ReadonlyMap<number, string>;
 }
 
 interface Entry {
@@ -48,7 +48,7 @@ export class ExplainStore {
     this.put(ev, { filter: { ev, at: Date.now(), values: failed } });
   }
 
-  recordPrioritize(ev: Evaluation, scores: readonly number[]): void {
+  recordPrioritize(ev: Evaluation, scores: ArrayLike<number>): void {
     this.put(ev, { prioritize: { ev, at: Date.now(), values: scores } });
   }
 
@@ -67,25 +67,33 @@ export class ExplainStore {
     if (!e) return undefined;
     const latest = (e.prioritize ?? e.filter) as Step;
     const failed = e.filter?.values as ReadonlyMap<number, string> | undefined;
-    const scores = e.prioritize?.values as readonly number[] | undefined;
+    const scores = e.prioritize?.values as ArrayLike<number> | undefined;
+    // Filter saw every candidate; prioritize only the survivors. Rows start from the filter and take the newer
+    // prediction and the score from prioritize where it has the node.
     const rows = new Map<string, ExplainedNode>();
-    for (const step of [e.filter, e.prioritize]) {
-      if (!step) continue;
-      step.ev.names.forEach((nodeName, i) => {
-        const o = step.ev.outcomes[i];
-        const row: ExplainedNode = {
-          name: nodeName,
-          marginalWatts: o?.kind === 'estimate' ? o.marginalWatts : null,
-          powerWithPodWatts: o?.kind === 'estimate' ? o.powerWithPodWatts : null,
-          score: step === e.prioritize && scores ? (scores[i] ?? null) : (rows.get(nodeName)?.score ?? null),
-          passedFilter: failed && e.filter ? (step === e.filter ? !failed.has(i) : (rows.get(nodeName)?.passedFilter ?? null)) : null,
-          basis: o === undefined ? 'unknown node' : o.kind === 'estimate' ? o.basis : 'skipped',
-        };
-        const reason = (step === e.filter ? failed?.get(i) : rows.get(nodeName)?.reason) ?? (o?.kind === 'skip' ? o.reason : o === undefined ? 'node is not in the extender inventory' : undefined);
-        if (reason !== undefined) row.reason = reason;
+    const addRows = (step: Step, fill: (row: ExplainedNode, i: number) => void): void => {
+      const { ev } = step;
+      ev.names.forEach((nodeName, i) => {
+        const watts = ev.marginalWatts[i] as number;
+        const known = ev.basis[i] !== undefined;
+        const row: ExplainedNode = rows.get(nodeName) ?? { name: nodeName, marginalWatts: null, powerWithPodWatts: null, score: null, passedFilter: null, basis: '' };
+        row.marginalWatts = Number.isNaN(watts) ? null : watts;
+        row.powerWithPodWatts = Number.isNaN(watts) ? null : (ev.powerWithPodWatts[i] as number);
+        row.basis = known ? (ev.basis[i] as string) : 'unknown node';
+        const why = ev.skipped.get(i) ?? (known ? undefined : 'node is not in the extender inventory');
+        if (why !== undefined) row.reason = why;
+        fill(row, i);
         rows.set(nodeName, row);
       });
-    }
+    };
+    if (e.filter) addRows(e.filter, (row, i) => {
+      row.passedFilter = !failed?.has(i);
+      const why = failed?.get(i);
+      if (why !== undefined) row.reason = why;
+    });
+    if (e.prioritize) addRows(e.prioritize, (row, i) => {
+      row.score = scores ? (scores[i] ?? null) : null;
+    });
     return {
       pod: { ...latest.ev.pod },
       at: new Date(latest.at).toISOString(),

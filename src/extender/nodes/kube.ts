@@ -32,23 +32,26 @@ export class RequestedCpuLedger {
   private readonly byPod = new Map<string, PodPlacement>();
   private readonly byNode = new Map<string, number>();
 
-  apply(key: string, pod: Pod & { status?: { phase?: string } }): void {
-    this.remove(key);
+  /** Records the pod's placement; returns the nodes whose requested CPU changed. */
+  apply(key: string, pod: Pod & { status?: { phase?: string } }): string[] {
+    const changed = this.remove(key);
     const node = pod.spec?.nodeName;
     const phase = pod.status?.phase;
-    if (!node || phase === 'Succeeded' || phase === 'Failed') return;
+    if (!node || phase === 'Succeeded' || phase === 'Failed') return changed;
     const cpuMilli = podCpuRequestMilli(pod);
     this.byPod.set(key, { node, cpuMilli });
     this.byNode.set(node, (this.byNode.get(node) ?? 0) + cpuMilli);
+    return [...changed, node];
   }
 
-  remove(key: string): void {
+  remove(key: string): string[] {
     const prev = this.byPod.get(key);
-    if (!prev) return;
+    if (!prev) return [];
     this.byPod.delete(key);
     const left = (this.byNode.get(prev.node) ?? 0) - prev.cpuMilli;
     if (left > 0) this.byNode.set(prev.node, left);
     else this.byNode.delete(prev.node);
+    return [prev.node];
   }
 
   requested(node: string): number {
@@ -64,8 +67,11 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
   else kc.loadFromCluster();
   const core = kc.makeApiClient(k8s.CoreV1Api);
 
-  // Parsed once per node event, not per request: names-mode requests look up thousands of nodes.
+  // Parsed once per node event, not per request: names-mode requests look up thousands of nodes. `states` holds
+  // the node with its current requested CPU, rebuilt only when that node or a pod on it changes, so callers get
+  // the same object between changes (scorers memoise per object).
   const nodes = new Map<string, NodeState>();
+  const states = new Map<string, NodeState>();
   const ledger = new RequestedCpuLedger();
   let synced = { nodes: false, pods: false };
   let stopped = false;
@@ -75,15 +81,25 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
 
   const onNode = (n: k8s.V1Node): void => {
     const state = nodeStateFromNode(n as Node, 0);
-    if (state) nodes.set(state.name, state);
+    if (!state) return;
+    nodes.set(state.name, state);
+    states.delete(state.name);
   };
   nodeInformer.on('add', onNode);
   nodeInformer.on('update', onNode);
-  nodeInformer.on('delete', (n) => n.metadata?.name && nodes.delete(n.metadata.name));
-  const onPod = (p: k8s.V1Pod): void => ledger.apply(podKey(p), p as Pod & { status?: { phase?: string } });
+  nodeInformer.on('delete', (n) => {
+    if (!n.metadata?.name) return;
+    nodes.delete(n.metadata.name);
+    states.delete(n.metadata.name);
+  });
+  const onPod = (p: k8s.V1Pod): void => {
+    for (const node of ledger.apply(podKey(p), p as Pod & { status?: { phase?: string } })) states.delete(node);
+  };
   podInformer.on('add', onPod);
   podInformer.on('update', onPod);
-  podInformer.on('delete', (p) => ledger.remove(podKey(p)));
+  podInformer.on('delete', (p) => {
+    for (const node of ledger.remove(podKey(p))) states.delete(node);
+  });
 
   // client-node's start() resolves even when its list failed (it only emits 'error'), so a load counts as synced
   // only if no error arrived while it ran. Informers stop on any error; restarting after a pause is the recovery.
@@ -110,8 +126,13 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
     source: 'cluster watch',
     ready: () => synced.nodes && synced.pods,
     get: (name): NodeState | undefined => {
+      let s = states.get(name);
+      if (s) return s;
       const n = nodes.get(name);
-      return n ? { ...n, requestedMilliCPU: ledger.requested(name) } : undefined;
+      if (!n) return undefined;
+      s = { ...n, requestedMilliCPU: ledger.requested(name) };
+      states.set(name, s);
+      return s;
     },
     size: () => nodes.size,
     close: async () => {

@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import sjson from 'secure-json-parse';
 import { WS_ERR_BAD_REQUEST, WS_ERR_UNKNOWN_VERB } from '../../shared/errors.js';
 import {
   ExtenderArgsSchema,
@@ -12,11 +13,11 @@ import {
   HostPriorityListSchema,
   type ExtenderArgs,
   type ExtenderFilterResult,
-  type HostPriorityList,
   type MetaVictims,
   type Node,
 } from '../../shared/wire/extender.js';
 import { canonicalizeExtenderArgs, canonicalizePreemptionArgs } from '../protocol/go-keys.js';
+import { nodeItemSpans } from '../protocol/raw-items.js';
 import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
 import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation } from '../decisions/evaluate.js';
@@ -43,7 +44,27 @@ interface Candidates {
 /** The filter result's shape, with the embedded Nodes left open so full Node objects are returned byte-for-byte. */
 const FilterReplySchema = Type.Object({ ...ExtenderFilterResultSchema.properties, Nodes: Type.Unknown() });
 
+// DNS-1123 names, which every real node has, need no escaping; anything else goes through JSON.stringify.
+const PLAIN_NAME = /^[a-z0-9.-]*$/;
+
+/** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. */
+export function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
+  const parts = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    parts[i] = `{"Host":${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)},"Score":${scores[i] as number}}`;
+  }
+  return `[${parts.join(',')}]`;
+}
+
 const emptyFilterResult = (error: string): ExtenderFilterResult => ({ Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: error });
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body as sent, kept so full-mode answers can echo Node objects without re-serialising them. */
+    rawJson: string;
+  }
+}
 
 const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) => {
   const scoring = app.getDecorator<Scoring>('scoring');
@@ -81,6 +102,38 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     return { c, ev };
   };
 
+  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text.
+  app.decorateRequest('rawJson', '');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+    const raw = text as string;
+    try {
+      req.rawJson = raw;
+      done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  /** Surviving Node objects as the bytes that came in, or undefined when the raw text cannot be matched up. */
+  const rawNodeItems = (req: FastifyRequest, count: number, keep: (i: number) => boolean): string | undefined => {
+    const spans = nodeItemSpans(req.rawJson);
+    if (!spans || spans.length !== count) return undefined;
+    // Consecutive survivors are copied as one slice, separators included: usually the whole array is one slice.
+    const parts: string[] = [];
+    let run = -1;
+    spans.forEach(([a], i) => {
+      if (keep(i)) {
+        if (run < 0) run = a;
+      } else if (run >= 0) {
+        parts.push(req.rawJson.slice(run, (spans[i - 1] as [number, number])[1]));
+        run = -1;
+      }
+    });
+    if (run >= 0) parts.push(req.rawJson.slice(run, (spans[spans.length - 1] as [number, number])[1]));
+    return `[${parts.join(',')}]`;
+  };
+
   // Go's decoder accepts any letter case for the extender's own fields; normalise before the schema sees them.
   const canonical = (fix: (b: unknown) => unknown) => async (req: FastifyRequest) => {
     req.body = fix(req.body);
@@ -109,13 +162,19 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   app.post(
     `${prefix}/${opts.filterVerb}`,
     { schema: { body: ExtenderArgsSchema, response: { 200: FilterReplySchema } }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
-    async (req) => {
+    async (req, reply) => {
       const { c, ev } = await judge('filter', req, req.body);
       const failed = capViolations(ev, c.states);
       explain.recordFilter(ev, failed);
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
       const keep = (_: unknown, i: number): boolean => !failed.has(i);
+      const raw = c.mode === 'full' ? rawNodeItems(req, c.names.length, (i) => !failed.has(i)) : undefined;
+      if (raw !== undefined) {
+        reply.type('application/json; charset=utf-8');
+        // A string with a JSON content type is sent as-is by Fastify, skipping the schema serializer.
+        return reply.send(`{"Nodes":{"items":${raw}},"NodeNames":null,"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}` as never);
+      }
       return {
         Nodes: c.mode === 'full' ? { items: (c.items as Node[]).filter(keep) } : null,
         NodeNames: c.mode === 'names' ? c.names.filter(keep) : null,
@@ -129,11 +188,14 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   app.post(
     `${prefix}/${opts.prioritizeVerb}`,
     { schema: { body: ExtenderArgsSchema, response: { 200: HostPriorityListSchema } }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'prioritize' } },
-    async (req): Promise<HostPriorityList> => {
+    async (req, reply) => {
       const { c, ev } = await judge('prioritize', req, req.body);
       const scores = priorities(ev);
       explain.recordPrioritize(ev, scores);
-      return c.names.map((Host, i) => ({ Host, Score: scores[i] as number }));
+      reply.type('application/json; charset=utf-8');
+      // Sent pre-serialised (Fastify passes a JSON-typed string through): for 5,000 nodes this beats building
+      // 5,000 objects for the schema serializer. The schema above still documents the shape.
+      return reply.send(hostPriorityList(c.names, scores) as never);
     },
   );
 

@@ -1,17 +1,20 @@
 // The extension point for "how many watts would this pod add on that node". One method, batched over all
-// candidate nodes so a learned model can score them in one inference call. Expected gaps (no curve, no profile,
-// no allocatable CPU) are `skip` results, never exceptions.
+// candidate nodes and answered in columns (typed arrays), so a learned model can score them in one inference call
+// and 5,000 nodes cost no per-node objects. Expected gaps (no curve, no profile, no allocatable CPU) are skips,
+// never exceptions.
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
 
-export interface NodeEstimate {
-  readonly kind: 'estimate';
-  /** Predicted node power increase if the pod lands here, watts. */
-  readonly marginalWatts: number;
-  /** Predicted node power with the pod running, watts (what a power cap is checked against). */
-  readonly powerWithPodWatts: number;
-  /** Where the prediction came from, for /explain (e.g. "annotation", "label node.kubernetes.io/instance-type=m5"). */
-  readonly basis: string;
+export interface ScoreBatch {
+  readonly kind: 'batch';
+  /** Predicted node power increase if the pod lands on node i, watts; NaN where skipped. */
+  readonly marginalWatts: Float64Array;
+  /** Predicted node power with the pod running, watts (what a power cap is checked against); NaN where skipped. */
+  readonly powerWithPodWatts: Float64Array;
+  /** Where each prediction came from, for /explain (e.g. "annotation", "label node.kubernetes.io/instance-type=m5"). */
+  readonly basis: readonly string[];
+  /** Nodes the scorer could not estimate, with the reason. */
+  readonly skipped: ReadonlyMap<number, string>;
 }
 
 export interface Skip {
@@ -19,10 +22,8 @@ export interface Skip {
   readonly reason: string;
 }
 
-export type NodeOutcome = NodeEstimate | Skip;
-
 export interface Scorer {
   readonly name: string;
-  /** One outcome per node, in the order given; a Skip for the whole call when the pod itself cannot be scored. */
-  score(pod: PodDemand, nodes: readonly NodeState[]): Promise<readonly NodeOutcome[] | Skip>;
+  /** Columns in the order of `nodes`; a Skip for the whole call when the pod itself cannot be scored. */
+  score(pod: PodDemand, nodes: readonly NodeState[]): Promise<ScoreBatch | Skip>;
 }

@@ -4,24 +4,26 @@ import { MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY } from '../../shared/wire/
 /**
  * Fewer marginal watts, higher score: linear between the cheapest candidate (MaxExtenderPriority) and the dearest
  * (MinExtenderPriority), rounded to the integers kube-scheduler's int64 field accepts. When every candidate costs
- * the same, all get the maximum, so the extender expresses no preference. Nodes without an estimate (undefined)
- * get the minimum: a node we cannot predict is never preferred over one we can.
+ * the same, all get the maximum, so the extender expresses no preference. Nodes without an estimate (NaN) get the
+ * minimum: a node we cannot predict is never preferred over one we can.
  */
-export function scoresFromWatts(watts: readonly (number | undefined)[]): number[] {
+export function scoresFromWatts(watts: ArrayLike<number>): Uint8Array {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const w of watts) {
-    if (w === undefined) continue;
+  for (let i = 0; i < watts.length; i++) {
+    const w = watts[i] as number;
     if (w < lo) lo = w;
     if (w > hi) hi = w;
   }
   const span = hi - lo;
-  return watts.map((w) => {
-    if (w === undefined) return MIN_EXTENDER_PRIORITY;
-    if (!(span > 1e-9)) return MAX_EXTENDER_PRIORITY;
-    const s = Math.round((MAX_EXTENDER_PRIORITY * (hi - w)) / span);
-    return Math.min(MAX_EXTENDER_PRIORITY, Math.max(MIN_EXTENDER_PRIORITY, s));
-  });
+  const out = new Uint8Array(watts.length);
+  for (let i = 0; i < watts.length; i++) {
+    const w = watts[i] as number;
+    if (Number.isNaN(w)) out[i] = MIN_EXTENDER_PRIORITY;
+    else if (!(span > 1e-9)) out[i] = MAX_EXTENDER_PRIORITY;
+    else out[i] = Math.min(MAX_EXTENDER_PRIORITY, Math.max(MIN_EXTENDER_PRIORITY, Math.round((MAX_EXTENDER_PRIORITY * (hi - w)) / span)));
+  }
+  return out;
 }
 
 /** The cap annotation's value in watts; undefined when absent, and an error text when it is not a positive number. */

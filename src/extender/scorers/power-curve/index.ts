@@ -2,7 +2,6 @@
 // embedded SPECpower median), marginal watts = P(load + pod share) − P(load). Needs no telemetry, so it is the
 // scorer every node can get before the agent has measured anything.
 import Type, { type Static } from 'typebox';
-import { LRUCache } from 'lru-cache';
 import { PowerCurveSchema } from '../../../shared/config/extender.js';
 import { configProblems } from '../../../shared/config/load.js';
 import { WS_ERR_CONFIG_INVALID } from '../../../shared/errors.js';
@@ -10,7 +9,7 @@ import { ANNOTATIONS } from '../../../shared/names.js';
 import { DEFAULT_POWER_CURVE, parseCurve, powerAt, validateCurve, type PowerCurve } from '../../../model/curve.js';
 import type { NodeState } from '../../nodes/state.js';
 import type { PodDemand } from '../../protocol/pod.js';
-import type { NodeOutcome, Scorer } from '../../scoring/scorer.js';
+import type { ScoreBatch, Scorer } from '../../scoring/scorer.js';
 
 export const NAME = 'power-curve';
 
@@ -31,6 +30,8 @@ export function marginalWatts(curve: PowerCurve, allocatableMilli: number, reque
   return { marginal: withPod - before, withPod };
 }
 
+const PARSED_CURVES_MAX = 4096;
+
 type CurveLookup = { curve: PowerCurve; basis: string } | { error: string };
 
 export function create(args: Args): Scorer {
@@ -38,10 +39,11 @@ export function create(args: Args): Scorer {
   if (problems.length > 0) throw new WS_ERR_CONFIG_INVALID(`${NAME} scorer: ${problems.join('; ')}`);
   const byLabel = new Map(Object.entries(args.byLabelValue).map(([k, c]) => [k, validateCurve(c, `powerCurves.byLabelValue.${k}`)]));
   const fallback = args.default ? validateCurve(args.default, 'powerCurves.default') : DEFAULT_POWER_CURVE;
-  // Annotation texts repeat across nodes of one type; parsing each distinct text once keeps names mode cheap.
-  const parsed = new LRUCache<string, CurveLookup>({ max: 4096 });
+  // Annotation texts repeat across nodes of one type; parsing each distinct text once keeps names mode cheap. A
+  // plain Map, emptied when full, because an LRU's bookkeeping costs more than the lookup on 5,000 nodes a call.
+  const parsed = new Map<string, CurveLookup>();
 
-  const curveFor = (node: NodeState): { curve: PowerCurve; basis: string; warning?: string } => {
+  const resolve = (node: NodeState): { curve: PowerCurve; basis: string } => {
     const text = node.annotations[ANNOTATIONS.powerCurve];
     let warning: string | undefined;
     if (text !== undefined) {
@@ -52,6 +54,7 @@ export function create(args: Args): Scorer {
         } catch (err) {
           hit = { error: (err as Error).message };
         }
+        if (parsed.size >= PARSED_CURVES_MAX) parsed.clear();
         parsed.set(text, hit);
       }
       if ('curve' in hit) return hit;
@@ -60,17 +63,44 @@ export function create(args: Args): Scorer {
     const value = node.labels[args.nodeLabel];
     const labelled = value !== undefined ? byLabel.get(value) : undefined;
     const chosen = labelled ? { curve: labelled, basis: `label ${args.nodeLabel}=${value}` } : { curve: fallback, basis: args.default ? 'configured default curve' : 'embedded SPECpower median curve' };
-    return warning ? { ...chosen, warning } : chosen;
+    return warning ? { curve: chosen.curve, basis: `${chosen.basis} (ignored invalid annotation: ${warning})` } : chosen;
+  };
+  // NodeStates are immutable and inventories hand out the same object until the node changes, so the resolved
+  // curve is remembered per object: names mode then costs one lookup per node instead of string hashing.
+  const resolved = new WeakMap<NodeState, { curve: PowerCurve; basis: string }>();
+  const curveFor = (node: NodeState): { curve: PowerCurve; basis: string } => {
+    let r = resolved.get(node);
+    if (!r) {
+      r = resolve(node);
+      resolved.set(node, r);
+    }
+    return r;
   };
 
   return {
     name: NAME,
-    score: async (pod: PodDemand, nodes: readonly NodeState[]): Promise<readonly NodeOutcome[]> =>
-      nodes.map((node): NodeOutcome => {
-        if (!(node.allocatableMilliCPU > 0)) return { kind: 'skip', reason: 'node reports no allocatable CPU' };
-        const { curve, basis, warning } = curveFor(node);
-        const { marginal, withPod } = marginalWatts(curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli);
-        return { kind: 'estimate', marginalWatts: marginal, powerWithPodWatts: withPod, basis: warning ? `${basis} (ignored invalid annotation: ${warning})` : basis };
-      }),
+    score: async (pod: PodDemand, nodes: readonly NodeState[]): Promise<ScoreBatch> => {
+      const n = nodes.length;
+      const marginal = new Float64Array(n);
+      const withPod = new Float64Array(n);
+      const basis = new Array<string>(n);
+      const skipped = new Map<number, string>();
+      for (let i = 0; i < n; i++) {
+        const node = nodes[i] as NodeState;
+        if (!(node.allocatableMilliCPU > 0)) {
+          marginal[i] = NaN;
+          withPod[i] = NaN;
+          basis[i] = 'skipped';
+          skipped.set(i, 'node reports no allocatable CPU');
+          continue;
+        }
+        const r = curveFor(node);
+        const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli);
+        marginal[i] = w.marginal;
+        withPod[i] = w.withPod;
+        basis[i] = r.basis;
+      }
+      return { kind: 'batch', marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped };
+    },
   } satisfies Scorer;
 }

@@ -1,0 +1,35 @@
+// The two servers the extender benchmark compares, run in their own process so the load generator does not share
+// their event loop: the real extender, and a bare Fastify "floor" that parses the same body with the same limit and
+// returns a fixed answer. Prints {"extender":port,"floor":port} on stdout once both listen.
+import Fastify from 'fastify';
+import { buildExtender } from '../../src/extender/app.js';
+import { staticInventory } from '../../src/extender/nodes/inventory.js';
+import * as powerCurve from '../../src/extender/scorers/power-curve/index.js';
+import { ExtenderConfigSchema } from '../../src/shared/config/extender.js';
+import { loadConfig } from '../../src/shared/config/load.js';
+import { benchNodes } from './workload.js';
+
+const MAX_NODES = 5000;
+const config = loadConfig(ExtenderConfigSchema, { flags: { kubernetes: { mode: 'off' }, logLevel: 'silent' } });
+const nodes = benchNodes(MAX_NODES).map((n) => ({
+  name: n.metadata!.name!,
+  labels: n.metadata!.labels!,
+  annotations: n.metadata!.annotations!,
+  allocatableMilliCPU: 16000,
+  requestedMilliCPU: 0,
+}));
+const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue });
+const extender = await buildExtender(config, { scorer, inventory: staticInventory(nodes), logger: false });
+
+const floor = Fastify({ bodyLimit: config.bodyLimitBytes });
+floor.post('/filter', async () => ({ Nodes: null, NodeNames: [], FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: '' }));
+floor.post('/prioritize', async () => []);
+
+const ports = {
+  extender: Number(new URL(await extender.listen({ port: 0, host: '127.0.0.1' })).port),
+  floor: Number(new URL(await floor.listen({ port: 0, host: '127.0.0.1' })).port),
+};
+process.stdout.write(`${JSON.stringify(ports)}\n`);
+process.on('SIGTERM', () => {
+  void Promise.all([extender.close(), floor.close()]).then(() => process.exit(0));
+});
