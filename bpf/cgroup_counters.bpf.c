@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Per-cgroup on-CPU time, context switches and (where the PMU allows) cycles, instructions and cache misses,
- * accumulated at every sched_switch. At the switch `current` is still the task being switched out, so its slice
- * [last switch on this CPU, now] is charged to bpf_get_current_cgroup_id(). That includes an exiting task's final
- * slice (its cgroup pointer stays valid until the task is freed), so work that forks, runs and exits within one
- * interval is counted. Entries are never deleted here: userspace frees a cgroup's entry after it has read the
- * final counts of a cgroup that disappeared.
+ * accumulated at every sched_switch. At the switch `current` is still the task being switched out, so its slice is
+ * charged to bpf_get_current_cgroup_id(). That includes an exiting task's final slice (its cgroup pointer stays
+ * valid until the task is freed), so work that forks, runs and exits within one interval is counted. Entries are
+ * never deleted here: userspace frees a cgroup's entry after it has read the final counts of a cgroup that is gone.
+ *
+ * Slice length: where the program sees task pointers (tp_btf, raw_tp) it is the growth of the task's
+ * se.sum_exec_runtime between its switch-in and switch-out on this CPU, the same clock the kernel charges to
+ * cpu.stat (excludes steal and, where configured, IRQ time). The classic tracepoint only has pids, so there the
+ * slice is wall time between two switches on the CPU (bpf_ktime_get_ns).
  *
  * Three entry points carry the same body; the loader autoloads the best one the kernel accepts:
  *   tp_btf/sched_switch (BPF_PROG_TYPE_TRACING), raw_tp/sched_switch, tp/sched/sched_switch. */
@@ -20,7 +24,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 pmu_mask = 0;
 
 struct cpu_state {
-	__u64 last_ns;
+	__u64 last_ns;           /* ktime of the last switch on this CPU (classic tracepoint variant) */
+	__u64 task;              /* task switched in last on this CPU, and its sum_exec_runtime then */
+	__u64 start_runtime;
 	__u64 last_pmu[CG_PMU_N];
 };
 
@@ -75,16 +81,9 @@ static __always_inline __u64 pmu_delta(void *map, __u64 *last)
 	return d;
 }
 
-static __always_inline int on_switch(__s32 prev_pid)
+/* Charges `slice_ns` (0: no slice known, count the switch only) and the PMU deltas to the current cgroup. */
+static __always_inline void charge(struct cpu_state *st, __u64 slice_ns, int has_slice)
 {
-	__u32 zero = 0;
-	struct cpu_state *st = bpf_map_lookup_elem(&cpu_states, &zero);
-	if (!st)
-		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 last = st->last_ns;
-	st->last_ns = now;
-
 	__u64 d_pmu[CG_PMU_N] = {};
 	if (pmu_mask & (1u << CG_PMU_CYCLES))
 		d_pmu[CG_PMU_CYCLES] = pmu_delta(&pmu_cycles, &st->last_pmu[CG_PMU_CYCLES]);
@@ -92,10 +91,8 @@ static __always_inline int on_switch(__s32 prev_pid)
 		d_pmu[CG_PMU_INSTRUCTIONS] = pmu_delta(&pmu_instructions, &st->last_pmu[CG_PMU_INSTRUCTIONS]);
 	if (pmu_mask & (1u << CG_PMU_CACHE_MISSES))
 		d_pmu[CG_PMU_CACHE_MISSES] = pmu_delta(&pmu_cache_misses, &st->last_pmu[CG_PMU_CACHE_MISSES]);
-
-	/* The idle task is not work of any cgroup; the first switch seen on a CPU has no slice start. */
-	if (prev_pid == 0 || last == 0)
-		return 0;
+	if (!has_slice)
+		return;
 
 	__u64 cgid = bpf_get_current_cgroup_id();
 	struct cg_counters *c = bpf_map_lookup_elem(&cgroup_counters, &cgid);
@@ -107,35 +104,70 @@ static __always_inline int on_switch(__s32 prev_pid)
 			__u64 *dropped = bpf_map_lookup_elem(&stats, &k);
 			if (dropped)
 				*dropped += 1;
-			return 0;
+			return;
 		}
 		c = bpf_map_lookup_elem(&cgroup_counters, &cgid);
 		if (!c)
-			return 0;
+			return;
 	}
 	/* Per-CPU values: only this CPU writes them, so plain adds need no lock or atomic. */
-	c->cpu_ns += now - last;
+	c->cpu_ns += slice_ns;
 	c->switches += 1;
 	c->cycles += d_pmu[CG_PMU_CYCLES];
 	c->instructions += d_pmu[CG_PMU_INSTRUCTIONS];
 	c->cache_misses += d_pmu[CG_PMU_CACHE_MISSES];
+}
+
+static __always_inline struct cpu_state *cpu_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&cpu_states, &zero);
+}
+
+/* Task-pointer variants: the slice is the kernel's own runtime accounting for the task's stint on this CPU. */
+static __always_inline int on_switch_runtime(__s32 prev_pid, __u64 prev, __u64 prev_runtime, __u64 next, __u64 next_runtime)
+{
+	struct cpu_state *st = cpu_state();
+	if (!st)
+		return 0;
+	/* Unknown start (first switch seen on this CPU since attach): count nothing rather than guess. */
+	int known = st->task == prev && prev_runtime >= st->start_runtime;
+	__u64 slice = known ? prev_runtime - st->start_runtime : 0;
+	st->task = next;
+	st->start_runtime = next_runtime;
+	/* The idle task is not work of any cgroup. */
+	charge(st, slice, known && prev_pid != 0);
+	return 0;
+}
+
+/* Pid-only variant: the slice is wall time since the previous switch on this CPU. */
+static __always_inline int on_switch_ktime(__s32 prev_pid)
+{
+	struct cpu_state *st = cpu_state();
+	if (!st)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 last = st->last_ns;
+	st->last_ns = now;
+	charge(st, now - last, last != 0 && prev_pid != 0);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(prev->pid);
+	return on_switch_runtime(prev->pid, (__u64)prev, prev->se.sum_exec_runtime, (__u64)next, next->se.sum_exec_runtime);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(BPF_CORE_READ(prev, pid));
+	return on_switch_runtime(BPF_CORE_READ(prev, pid), (__u64)prev, BPF_CORE_READ(prev, se.sum_exec_runtime), (__u64)next,
+				 BPF_CORE_READ(next, se.sum_exec_runtime));
 }
 
 SEC("tp/sched/sched_switch")
 int handle_switch_tp(struct trace_event_raw_sched_switch *ctx)
 {
-	return on_switch(ctx->prev_pid);
+	return on_switch_ktime(ctx->prev_pid);
 }

@@ -157,7 +157,8 @@ export async function main(argv: string[]): Promise<void> {
     await collector.close();
   });
   monitor.start(config.intervalMs);
-  await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host });
+  log.info({ address }, `listening at ${address}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defaultAddonPath, loadAddon } from '../../src/agent/collector/addon.js';
-import { EbpfCollector } from '../../src/agent/collector/ebpf.js';
+import { EbpfCollector, VARIANTS } from '../../src/agent/collector/ebpf.js';
+import type { ProgramVariant } from '../../src/agent/collector/addon.js';
 import { FallbackCollector } from '../../src/agent/collector/fallback.js';
 import type { CgroupSample, Collector } from '../../src/agent/collector/types.js';
 import { CgroupSet, burner, cgroupId, forkStorm, hostLayout, isRoot, runIn, usageNsV1, usageNsV2 } from './real-cgroups.js';
@@ -13,9 +14,9 @@ const addon = loadAddon(defaultAddonPath());
 const skipAll = !isRoot ? 'not root: real cgroups need root' : layout?.v2Path === undefined ? 'no cgroup v2 hierarchy on this machine' : false;
 const ebpfSkip = skipAll || ('error' in addon ? `eBPF addon unavailable: ${addon.error}` : false);
 
-const within5 = (got: number, want: number) => {
+const within5 = (got: number, want: number, what = '') => {
   expect(want).toBeGreaterThan(0);
-  expect(Math.abs(got - want) / want, `got ${got} want ${want}`).toBeLessThan(0.05);
+  expect(Math.abs(got - want) / want, `${what} got ${got} want ${want}`).toBeLessThan(0.05);
 };
 
 function find(samples: CgroupSample[], id: string): CgroupSample | undefined {
@@ -25,23 +26,27 @@ function find(samples: CgroupSample[], id: string): CgroupSample | undefined {
 describe.skipIf(skipAll)('collectors on real cgroups', () => {
   const base = `wattsched-test-${randomBytes(4).toString('hex')}`;
   const cgroups = new CgroupSet();
-  let ebpf: EbpfCollector | null = null;
+  // One collector per program variant this kernel loads, all attached at once: each must match the kernel.
+  const ebpfs = new Map<ProgramVariant, EbpfCollector>();
   let fbV2: Collector;
   let fbV1: Collector | null = null;
 
   beforeAll(() => {
     const l = layout!;
     if (!ebpfSkip && !('error' in addon)) {
-      const opened = EbpfCollector.open({ addon: addon.addon, v2Path: l.v2Path!, maxCgroups: 4096, pmuCounters: [] });
-      if (!('collector' in opened)) throw new Error(`eBPF did not load: ${JSON.stringify(opened.attempts)}`);
-      ebpf = opened.collector;
+      for (const v of VARIANTS) {
+        const opened = EbpfCollector.open({ addon: addon.addon, v2Path: l.v2Path!, maxCgroups: 4096, pmuCounters: [], variants: [v] });
+        if ('collector' in opened) ebpfs.set(v, opened.collector);
+      }
+      // The classic tracepoint works on every kernel with eBPF; if not even that loads, something is broken.
+      if (!ebpfs.has('tp')) throw new Error('eBPF tp/sched/sched_switch did not load');
     }
     fbV2 = new FallbackCollector({ layout: l, source: 'v2', procSwitches: false, reason: 'test' });
     if (l.cpuacctPath !== undefined) fbV1 = new FallbackCollector({ layout: l, source: 'v1', procSwitches: false, reason: 'test' });
   });
   afterAll(async () => {
     cgroups.cleanup();
-    await ebpf?.close();
+    for (const c of ebpfs.values()) await c.close();
   });
 
   test.for([
@@ -52,19 +57,18 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
     const v2 = cgroups.make(layout!.v2Path!, rel);
     const v1 = layout!.cpuacctPath === undefined ? null : cgroups.make(layout!.cpuacctPath, rel);
     const id = cgroupId(v2);
-    await ebpf?.read();
+    for (const c of ebpfs.values()) await c.read();
     await fbV2.read();
     await fbV1?.read();
     await runIn(v1 ? [v2, v1] : [v2], script);
     const truthV2 = usageNsV2(v2) / 1e9;
-    const ebpfR = await ebpf?.read();
     const fb2 = find((await fbV2.read()).cgroups, id);
-    within5(fb2?.counters.cpuSeconds ?? 0, truthV2);
-    if (ebpfR) {
-      const s = find(ebpfR.cgroups, id);
-      expect(s?.path).toBe(`/${rel}`);
-      within5(s?.counters.cpuSeconds ?? 0, truthV2);
-      expect(s?.counters.contextSwitches ?? 0).toBeGreaterThan(0);
+    within5(fb2?.counters.cpuSeconds ?? 0, truthV2, 'fallback v2');
+    for (const [variant, c] of ebpfs) {
+      const s = find((await c.read()).cgroups, id);
+      expect(s?.path, variant).toBe(`/${rel}`);
+      within5(s?.counters.cpuSeconds ?? 0, truthV2, `eBPF ${variant}`);
+      expect(s?.counters.contextSwitches ?? 0, variant).toBeGreaterThan(0);
     }
     if (v1 && fbV1) {
       const truthV1 = usageNsV1(v1) / 1e9;
@@ -77,7 +81,7 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
     const parentRel = `${base}/vanish`;
     const parent = cgroups.make(layout!.v2Path!, parentRel);
     const parentId = cgroupId(parent);
-    await ebpf?.read();
+    for (const c of ebpfs.values()) await c.read();
     const before = find((await fbV2.read()).cgroups, parentId);
     // Created, used and removed entirely between two readings: no walk ever sees it.
     const child = cgroups.make(layout!.v2Path!, `${parentRel}/short-lived`);
@@ -90,15 +94,15 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
     // cgroupfs keeps a removed child's time only in its parent: the fallback credits it there.
     within5((after?.counters.cpuSeconds ?? 0) - (before?.counters.cpuSeconds ?? 0), truth);
 
-    if (ebpf) {
-      const r1 = await ebpf.read();
+    for (const [variant, c] of ebpfs) {
+      const r1 = await c.read();
       const s = find(r1.cgroups, childId);
-      expect(s, 'eBPF kept the final counts of the removed cgroup').toBeDefined();
+      expect(s, `eBPF ${variant} kept the final counts of the removed cgroup`).toBeDefined();
       expect(s?.exited).toBe(true);
-      within5(s?.counters.cpuSeconds ?? 0, truth);
-      const r2 = await ebpf.read();
+      within5(s?.counters.cpuSeconds ?? 0, truth, `eBPF ${variant}`);
+      const r2 = await c.read();
       expect(find(r2.cgroups, childId)?.exited).toBe(true); // reported once more, then freed
-      const r3 = await ebpf.read();
+      const r3 = await c.read();
       expect(find(r3.cgroups, childId)).toBeUndefined();
     }
   });

@@ -140,8 +140,9 @@ const routes: FastifyPluginAsyncTypebox<{ monitor: Monitor; intervalMs: number }
 };
 
 export async function buildServer(opts: ServerOptions & { registry: Registry }): Promise<FastifyInstance> {
-  const logger: FastifyBaseLogger = opts.logger ?? pino({ level: 'silent' });
-  const app: FastifyInstance = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  // Per-request logs are info level; at one scrape per 15 s they would be most of the log, so keep warn and above.
+  const logger: FastifyBaseLogger = opts.logger ? opts.logger.child({}, { level: opts.logger.level === 'silent' ? 'silent' : 'warn' }) : pino({ level: 'silent' });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger });
   app.decorate('agentRegistry', opts.registry);
   await app.register(routes, { monitor: opts.monitor, intervalMs: opts.intervalMs });
   return app;
