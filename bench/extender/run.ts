@@ -12,9 +12,13 @@ import { resultsDir } from '../paths.js';
 
 type Verb = 'filter' | 'prioritize';
 type Mode = 'names' | 'full';
-interface Sample { p50: number; p99: number; mean: number; rps: number; n: number }
+interface Sample { p50: number; p99: number; mean: number; rps: number; n: number; cpuMsPerReq: number }
 
 const quick = process.argv.includes('--quick');
+
+const child = spawn(process.execPath, [join(import.meta.dirname, 'servers.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const [line] = (await once(child.stdout, 'data')) as [Buffer];
+const ports = JSON.parse(line.toString()) as { extender: number; floor: number; admin: number };
 
 function post(agent: Agent, port: number, path: string, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -30,8 +34,15 @@ function post(agent: Agent, port: number, path: string, body: Buffer): Promise<n
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 
+async function serverCpuMs(): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${ports.admin}/cpu`);
+  const { user, system } = (await res.json()) as { user: number; system: number };
+  return (user + system) / 1000;
+}
+
 async function measure(port: number, path: string, body: Buffer, requests: number, concurrency: number): Promise<Sample> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const cpu0 = await serverCpuMs();
   const lat: number[] = [];
   let next = 0;
   const t0 = process.hrtime.bigint();
@@ -41,14 +52,12 @@ async function measure(port: number, path: string, body: Buffer, requests: numbe
     }),
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuMsPerReq = ((await serverCpuMs()) - cpu0) / lat.length;
   agent.destroy();
   lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / lat.length, rps: lat.length / secs, n: lat.length };
+  return { p50: pct(lat, 50), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / lat.length, rps: lat.length / secs, n: lat.length, cpuMsPerReq };
 }
 
-const child = spawn(process.execPath, [join(import.meta.dirname, 'servers.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-const [line] = (await once(child.stdout, 'data')) as [Buffer];
-const ports = JSON.parse(line.toString()) as { extender: number; floor: number };
 
 const rows: Record<string, unknown>[] = [];
 const allNodes = benchNodes(5000);
@@ -74,8 +83,9 @@ for (const mode of ['names', 'full'] as Mode[]) {
         floorP50ms: med(lat.floor.map((s) => s.p50)), floorP99ms: med(lat.floor.map((s) => s.p99)),
         p50ms: med(lat.ours.map((s) => s.p50)), p99ms: med(lat.ours.map((s) => s.p99)),
         floorRps: tput.floor.rps, rps: tput.ours.rps,
+        floorCpuMsPerReq: med(lat.floor.map((s) => s.cpuMsPerReq)), cpuMsPerReq: med(lat.ours.map((s) => s.cpuMsPerReq)),
       };
-      rows.push({ ...row, p99VsFloor: row.p99ms / row.floorP99ms, throughputVsFloor: row.rps / row.floorRps });
+      rows.push({ ...row, p99VsFloor: row.p99ms / row.floorP99ms, throughputVsFloor: row.rps / row.floorRps, cpuVsFloor: row.cpuMsPerReq / row.floorCpuMsPerReq });
     }
   }
 }
@@ -88,10 +98,10 @@ const targets = [
 
 const f = (x: unknown, d = 2) => (typeof x === 'number' ? x.toFixed(d) : String(x));
 console.log('\nwattsched extender vs bare-Fastify floor (same body, same process, loopback)\n');
-console.log('verb        mode   nodes   body MB   floor p50/p99 ms   extender p50/p99 ms   p99 ×floor   floor req/s   extender req/s');
+console.log('verb        mode   nodes   body MB   floor p50/p99 ms   extender p50/p99 ms   p99 ×floor   floor req/s   extender req/s   CPU ms/req floor/ext   CPU ×floor');
 for (const r of rows) {
   console.log(
-    `${String(r.verb).padEnd(11)} ${String(r.mode).padEnd(6)} ${String(r.nodes).padStart(5)}   ${f((r.bodyBytes as number) / 1e6).padStart(7)}   ${`${f(r.floorP50ms)}/${f(r.floorP99ms)}`.padStart(16)}   ${`${f(r.p50ms)}/${f(r.p99ms)}`.padStart(19)}   ${f(r.p99VsFloor).padStart(10)}   ${f(r.floorRps, 0).padStart(11)}   ${f(r.rps, 0).padStart(14)}`,
+    `${String(r.verb).padEnd(11)} ${String(r.mode).padEnd(6)} ${String(r.nodes).padStart(5)}   ${f((r.bodyBytes as number) / 1e6).padStart(7)}   ${`${f(r.floorP50ms)}/${f(r.floorP99ms)}`.padStart(16)}   ${`${f(r.p50ms)}/${f(r.p99ms)}`.padStart(19)}   ${f(r.p99VsFloor).padStart(10)}   ${f(r.floorRps, 0).padStart(11)}   ${f(r.rps, 0).padStart(14)}   ${`${f(r.floorCpuMsPerReq)}/${f(r.cpuMsPerReq)}`.padStart(20)}   ${f(r.cpuVsFloor).padStart(10)}`,
   );
 }
 for (const t of targets) console.log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.rows.join('; ')}`);
@@ -99,5 +109,5 @@ for (const t of targets) console.log(`${t.met ? 'MET   ' : 'MISSED'} ${t.target}
 mkdirSync(resultsDir(), { recursive: true });
 writeFileSync(
   join(resultsDir(), 'extender.json'),
-  `${JSON.stringify({ benchmark: 'extender', at: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, quick, rows, targets }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: 'extender', at: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, node: process.version, loadavg: (await import('node:os')).loadavg() }, quick, rows, targets }, null, 2)}\n`,
 );
