@@ -47,14 +47,17 @@ const FilterReplySchema = Type.Object({ ...ExtenderFilterResultSchema.properties
 // DNS-1123 names, which every real node has, need no escaping; anything else goes through JSON.stringify.
 const PLAIN_NAME = /^[a-z0-9.-]*$/;
 
-/** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. */
+const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}`);
+
+/** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
 export function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
-  const parts = new Array<string>(names.length);
+  let out = '[';
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
-    parts[i] = `{"Host":${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)},"Score":${scores[i] as number}}`;
+    if (i > 0) out += ',';
+    out += `{"Host":${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)}${SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`}`;
   }
-  return `[${parts.join(',')}]`;
+  return `${out}]`;
 }
 
 const emptyFilterResult = (error: string): ExtenderFilterResult => ({ Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: error });
