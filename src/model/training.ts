@@ -83,6 +83,11 @@ function addTree(acc: number[], tree: readonly TreeNode[], row: readonly number[
   }
 }
 
+/** Relative inference cost: tree visits for gbdt, one "visit" per coefficient row otherwise. */
+function cost(c: Candidate): number {
+  return c.family === 'gbdt' ? (c.fit.gbdt?.trees ?? 1) * (c.fit.gbdt?.depth ?? 1) : c.family === 'spline' ? 2 : 1;
+}
+
 export function trainTask(spec: TaskSpec, data: Dataset, opts: TrainOptions = {}): TrainResult {
   const families = opts.families ?? FAMILIES;
   const maxTrees = opts.maxTrees ?? 600;
@@ -141,6 +146,13 @@ export function trainTask(spec: TaskSpec, data: Dataset, opts: TrainOptions = {}
     if (Number.isFinite(summary.mape_percent) && (best === null || summary.mape_percent < best.summary.mape_percent)) best = { cand, pred, summary };
   }
   if (!best) throw new WS_ERR_MODEL_DATA('(training)', 'no candidate could be validated');
+  // Occam's rule: the cheapest candidate within 2 % (relative) of the best validated MAPE. Differences that small are
+  // noise across folds, and fewer trees mean faster batch inference and less fitting to the validation folds.
+  const tolerance = best.summary.mape_percent * 1.02;
+  for (const { cand, pred } of oof.values()) {
+    if ((candidates[cand.id] as number) > tolerance || cost(cand) >= cost(best.cand)) continue;
+    best = { cand, pred, summary: summarise(pred, data.watts, data.groups, spec.outputNames, scored) };
+  }
   let regressor = fitRegressor(best.cand.family, data.features, data.z, best.cand.fit);
   if (regressor.family === 'gbdt') regressor = { family: 'gbdt', model: truncateGbdt(regressor.model, best.cand.fit.gbdt?.trees ?? regressor.model.trees.length) };
   return { regressor, best: best.cand, validation: { ...best.summary, folds: nFolds }, candidates, outOfFold: best.pred };

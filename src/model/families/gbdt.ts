@@ -28,7 +28,7 @@ export interface GbdtOptions {
   seed: number;
 }
 
-export const GBDT_DEFAULTS: GbdtOptions = { trees: 300, depth: 3, learningRate: 0.05, minLeaf: 8, lambda: 1, subsample: 0.8, maxBins: 64, seed: 1 };
+export const GBDT_DEFAULTS: GbdtOptions = { trees: 300, depth: 3, learningRate: 0.1, minLeaf: 8, lambda: 1, subsample: 0.8, maxBins: 64, seed: 1 };
 
 /** Small deterministic PRNG (mulberry32) so a retrain on the same data gives the same model. */
 export function prng(seed: number): () => number {
