@@ -5,7 +5,7 @@
 // Prints a table and writes bench/results/agent.json.
 //   node dist/bench/agent/run.js [--rounds 5] [--pipe-loops 30000] [--window 20] [--cgroups 200]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ const ROUNDS = Number(args.rounds);
 const PIPE_LOOPS = Number(args['pipe-loops']);
 const WINDOW_S = Number(args.window);
 const NCG = Number(args.cgroups);
+const TUNED = '--max-semi-space-size=1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -143,6 +144,8 @@ const stormRows = Object.entries(storm).map(([arm, xs]) => {
     usecsPerOp: med,
     runs: xs,
     slowdownPct: arm === 'off' ? 0 : ((med - offMed) / offMed) * 100,
+    // Same-round ratios cancel the drift of other load on the machine between rounds.
+    pairedSlowdownPct: arm === 'off' ? 0 : (median(xs.map((x, i) => x / (storm.off?.[i] as number))) - 1) * 100,
     nsPerSwitch: arm === 'off' ? 0 : ((med - offMed) * 1000) / 2,
     programNsPerRun: progNs[arm] ?? null,
   };
@@ -164,10 +167,17 @@ function stopBusy(): void {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 }
 
-function procCpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
+/** CPU time of every thread of `pid`, in seconds, from schedstat (exact ns, unlike tick-sampled utime/stime). */
+function procCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // thread exited between readdir and read
+    }
+  }
+  return ns / 1e9;
 }
 function rssMiB(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -176,6 +186,7 @@ function rssMiB(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
 
 interface AgentRun {
   collector: string;
+  nodeOptions: string;
   busyCgroups: number;
   trackedCgroups: number;
   busyTracked: number;
@@ -187,9 +198,9 @@ interface AgentRun {
   readMsMean: number;
 }
 
-async function measureAgent(collector: 'ebpf' | 'fallback', busy: number): Promise<AgentRun> {
+async function measureAgent(collector: 'ebpf' | 'fallback', busy: number, nodeOptions = ''): Promise<AgentRun> {
   const agent = spawn(process.execPath, [cli, 'agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', collector, '--log-level', 'info'], {
-    env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off' },
+    env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off', NODE_OPTIONS: nodeOptions },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(agent);
@@ -206,7 +217,7 @@ async function measureAgent(collector: 'ebpf' | 'fallback', busy: number): Promi
     const pid = agent.pid as number;
     await sleep(5000); // start-up, first readings, JIT
     const t0 = performance.now();
-    const c0 = procCpuTicks(pid);
+    const c0 = procCpuSeconds(pid);
     const rss: number[] = [];
     const anon: number[] = [];
     for (let s = 0; s < WINDOW_S; s++) {
@@ -216,7 +227,7 @@ async function measureAgent(collector: 'ebpf' | 'fallback', busy: number): Promi
       // A Prometheus scrape every 15 s, as a typical ServiceMonitor would do.
       if (s % 15 === 14) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     }
-    const cpuS = (procCpuTicks(pid) - c0) / 100;
+    const cpuS = procCpuSeconds(pid) - c0;
     const wallS = (performance.now() - t0) / 1000;
     const report = (await (await fetch(`http://127.0.0.1:${port}/v1/node`)).json()) as { collector: { name: string }; cgroups: { path: string | null; rates: { cpuSeconds: number } }[] };
     if (report.collector.name !== collector) throw new Error(`agent runs ${report.collector.name}, wanted ${collector}`);
@@ -227,6 +238,7 @@ async function measureAgent(collector: 'ebpf' | 'fallback', busy: number): Promi
     const busyTracked = report.cgroups.filter((c) => c.path?.startsWith(prefix) && c.rates.cpuSeconds > 0).length;
     return {
       collector,
+      nodeOptions,
       busyCgroups: busy,
       trackedCgroups: report.cgroups.length,
       busyTracked,
@@ -249,6 +261,8 @@ for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent
 startBusy(NCG);
 await sleep(1000);
 for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent(c, NCG));
+// A smaller V8 young generation trades a few more scavenges for RSS: the setting we recommend for the DaemonSet.
+agentRuns.push(await measureAgent('ebpf', NCG, TUNED));
 stopBusy();
 
 // ---- 3. accuracy against cpu.stat ---------------------------------------------------------------------------------
@@ -290,23 +304,24 @@ try {
 // ---- report ---------------------------------------------------------------------------------------------------------
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log('\nSwitch storm (perf bench sched pipe, median of rounds; 2 context switches per op)');
-console.log(`${'program'.padEnd(10)}${pad('us/op', 10)}${pad('slowdown', 10)}${pad('ns/switch', 11)}${pad('prog ns/run', 13)}  runs`);
+console.log(`${'program'.padEnd(10)}${pad('us/op', 10)}${pad('slowdown', 10)}${pad('paired', 9)}${pad('ns/switch', 11)}${pad('prog ns/run', 13)}  runs`);
 for (const r of stormRows) {
   const ns = r.programNsPerRun === null ? '-' : r.programNsPerRun.toFixed(0);
-  console.log(`${r.arm.padEnd(10)}${pad(r.usecsPerOp.toFixed(2), 10)}${pad(r.slowdownPct.toFixed(2) + '%', 10)}${pad(r.nsPerSwitch.toFixed(0), 11)}${pad(ns, 13)}  ${r.runs.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`${r.arm.padEnd(10)}${pad(r.usecsPerOp.toFixed(2), 10)}${pad(r.slowdownPct.toFixed(2) + '%', 10)}${pad(r.pairedSlowdownPct.toFixed(2) + '%', 9)}${pad(r.nsPerSwitch.toFixed(0), 11)}${pad(ns, 13)}  ${r.runs.map((x) => x.toFixed(2)).join(' ')}`);
 }
 console.log(`\nAgent cost at 1 s interval (${WINDOW_S} s window, /metrics scraped every 15 s)`);
 console.log(`${'collector'.padEnd(10)}${pad('busy cg', 8)}${pad('tracked', 9)}${pad('busy seen', 10)}${pad('CPU %core', 11)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('read ms', 9)}`);
 for (const a of agentRuns) {
-  console.log(`${a.collector.padEnd(10)}${pad(a.busyCgroups, 8)}${pad(a.trackedCgroups, 9)}${pad(a.busyTracked, 10)}${pad(a.cpuPctOfOneCore.toFixed(2), 11)}${pad(a.rssMiBMax.toFixed(1), 13)}${pad(a.rssAnonMiBMax.toFixed(1), 10)}${pad(a.readMsMean.toFixed(2), 9)}`);
+  console.log(`${(a.collector + (a.nodeOptions ? '*' : '')).padEnd(10)}${pad(a.busyCgroups, 8)}${pad(a.trackedCgroups, 9)}${pad(a.busyTracked, 10)}${pad(a.cpuPctOfOneCore.toFixed(2), 11)}${pad(a.rssMiBMax.toFixed(1), 13)}${pad(a.rssAnonMiBMax.toFixed(1), 10)}${pad(a.readMsMean.toFixed(2), 9)}`);
 }
+console.log(`* with NODE_OPTIONS=${TUNED}`);
 console.log('\neBPF CPU time vs cpu.stat usage_usec');
 for (const a of accuracy) {
   console.log(`${a.variant.padEnd(8)}${a.workload.padEnd(38)} kernel ${a.kernelCpuS.toFixed(4)} s  eBPF ${a.ebpfCpuS.toFixed(4)} s  error ${a.errorPct.toFixed(2).padStart(6)}%`);
 }
 
 const best = stormRows.find((r) => r.arm === variants[0]);
-const busyEbpf = agentRuns.find((a) => a.collector === 'ebpf' && a.busyCgroups === NCG);
+const busyEbpf = agentRuns.find((a) => a.collector === 'ebpf' && a.busyCgroups === NCG && a.nodeOptions === '');
 const result = {
   benchmark: 'agent',
   at: new Date().toISOString(),
@@ -316,7 +331,7 @@ const result = {
   agent: agentRuns,
   accuracy,
   targets: {
-    switchStormSlowdownPct: { target: 3, measured: best?.slowdownPct ?? null, variant: variants[0] ?? null, met: best !== undefined && best.slowdownPct < 3 },
+    switchStormSlowdownPct: { target: 3, measured: best?.pairedSlowdownPct ?? null, variant: variants[0] ?? null, met: best !== undefined && best.pairedSlowdownPct < 3 },
     agentCpuPctOfOneCore: { target: 1, measured: busyEbpf?.cpuPctOfOneCore ?? null, met: busyEbpf !== undefined && busyEbpf.cpuPctOfOneCore < 1 },
     agentRssMiB: { target: 100, measured: busyEbpf?.rssMiBMax ?? null, met: busyEbpf !== undefined && busyEbpf.rssMiBMax < 100 },
   },

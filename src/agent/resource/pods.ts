@@ -111,7 +111,8 @@ export class KubePodDirectory implements PodDirectory {
     informer.on('error', (err: unknown) => dir.scheduleRestart(err));
     try {
       await informer.start();
-      dir.detail = `watching pods with spec.nodeName=${node} (${dir.index.size} known)`;
+      // start() reports a failed list through the error callback, not by throwing: keep that reason.
+      if (dir.restartTimer === undefined) dir.detail = `watching pods with spec.nodeName=${node} (${dir.index.size} known)`;
     } catch (err) {
       dir.scheduleRestart(err);
     }
