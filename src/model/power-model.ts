@@ -99,22 +99,24 @@ function unpack(flat: Float32Array, width: number): number[][] {
  * One run over the distinct rows only: a cluster of 5,000 nodes has a handful of hardware types, and a curve depends
  * on nothing else, so identical rows are scored once and fanned back out.
  */
-async function predictDistinct(model: PowerModel, rows: readonly (readonly number[])[]): Promise<number[][]> {
+async function predictDistinct<T>(model: PowerModel, items: readonly T[], keyOf: (item: T) => string, featuresOf: (item: T) => number[]): Promise<number[][]> {
   const index = new Map<string, number>();
-  const unique: (readonly number[])[] = [];
-  const slot = rows.map((r) => {
-    const key = r.join(',');
+  const unique: number[][] = [];
+  const slot = items.map((item) => {
+    const key = keyOf(item);
     let i = index.get(key);
     if (i === undefined) {
       i = unique.length;
       index.set(key, i);
-      unique.push(r);
+      unique.push(featuresOf(item));
     }
     return i;
   });
   const out = unpack(await model.predict(packRows(unique, model.featureNames.length), unique.length), model.outputNames.length);
   return slot.map((i) => out[i] as number[]);
 }
+
+const hardwareKey = (h: NodeHardware): string => `${h.cpuModel}|${h.sockets}|${h.cores}|${h.threads}|${h.memoryGb}|${h.year}|${h.nodes}|${h.cpuMhz}|${h.cpuVendor ?? ''}`;
 
 function expectTask(model: PowerModel, task: ModelTask): void {
   if (model.task !== task) throw new WS_ERR_MODEL_INPUT(`model ${model.name} is a ${model.task} model, not ${task}`);
@@ -123,7 +125,7 @@ function expectTask(model: PowerModel, task: ModelTask): void {
 /** Power curves (watts at idle, 10 %, …, 100 %) for many nodes from their hardware description, in one run. */
 export async function predictCurves(model: PowerModel, nodes: readonly NodeHardware[]): Promise<number[][]> {
   expectTask(model, 'curve');
-  return predictDistinct(model, nodes.map(curveFeatures));
+  return predictDistinct(model, nodes, hardwareKey, curveFeatures);
 }
 
 /** Full curves from each node's idle and 100 % watts, in one run. */
@@ -131,14 +133,14 @@ export async function predictShapes(model: PowerModel, points: readonly { idleWa
   expectTask(model, 'shape');
   for (const p of points) if (!(p.idleWatts > 0 && p.peakWatts > p.idleWatts)) throw new WS_ERR_MODEL_INPUT(`need 0 < idle < peak, got ${p.idleWatts}, ${p.peakWatts}`);
   if (model.featureNames.length !== 4) throw new WS_ERR_MODEL_INPUT(`model ${model.name} also needs the hardware description; use predictShapesWithHardware`);
-  return predictDistinct(model, points.map((p) => shapeFeatures(p.idleWatts, p.peakWatts)));
+  return predictDistinct(model, points, (p) => `${p.idleWatts}|${p.peakWatts}`, (p) => shapeFeatures(p.idleWatts, p.peakWatts));
 }
 
 /** Full curves from idle and 100 % watts plus the hardware description (the default shipped shape model). */
 export async function predictShapesWithHardware(model: PowerModel, nodes: readonly { idleWatts: number; peakWatts: number; hardware: NodeHardware }[]): Promise<number[][]> {
   expectTask(model, 'shape');
   for (const p of nodes) if (!(p.idleWatts > 0 && p.peakWatts > p.idleWatts)) throw new WS_ERR_MODEL_INPUT(`need 0 < idle < peak, got ${p.idleWatts}, ${p.peakWatts}`);
-  return predictDistinct(model, nodes.map((p) => [...shapeFeatures(p.idleWatts, p.peakWatts), ...curveFeatures(p.hardware)]));
+  return predictDistinct(model, nodes, (p) => `${p.idleWatts}|${p.peakWatts}|${hardwareKey(p.hardware)}`, (p) => [...shapeFeatures(p.idleWatts, p.peakWatts), ...curveFeatures(p.hardware)]);
 }
 
 /** Node power per zone (the model's outputNames) from counter rates keyed by feature name, in one run. */
