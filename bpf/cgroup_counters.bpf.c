@@ -10,7 +10,11 @@
  * cpu.stat (excludes steal and, where configured, IRQ time). The classic tracepoint only has pids, so there the
  * slice is wall time between two switches on the CPU (bpf_ktime_get_ns).
  *
- * Three entry points carry the same body; the loader autoloads the best one the kernel accepts:
+ * A stint is otherwise only charged when it ends, so a task that runs for seconds without a switch, or one whose
+ * parent reaps it before its final switch, would show up late. Two flush points charge the stint so far and
+ * restart it: sched_process_exit (before the parent can be told), and a per-CPU software clock event at a few Hz.
+ *
+ * Three sched_switch entry points carry the same body; the loader autoloads the best one the kernel accepts:
  *   tp_btf/sched_switch (BPF_PROG_TYPE_TRACING), raw_tp/sched_switch, tp/sched/sched_switch. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,6 +26,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Bit i set: PMU counter i has an open perf event on every CPU (set by the loader before load). */
 const volatile __u32 pmu_mask = 0;
+/* 1: slices from se.sum_exec_runtime (task-pointer variants); 0: from bpf_ktime_get_ns (classic tracepoint). */
+const volatile __u32 use_runtime = 0;
 
 struct cpu_state {
 	__u64 last_ns;           /* ktime of the last switch on this CPU (classic tracepoint variant) */
@@ -81,8 +87,9 @@ static __always_inline __u64 pmu_delta(void *map, __u64 *last)
 	return d;
 }
 
-/* Charges `slice_ns` (0: no slice known, count the switch only) and the PMU deltas to the current cgroup. */
-static __always_inline void charge(struct cpu_state *st, __u64 slice_ns, int has_slice)
+/* Charges `slice_ns` and the PMU deltas to the current cgroup; `has_slice` 0 only advances the PMU baselines.
+ * `is_switch` counts a context switch (flushes do not). */
+static __always_inline void charge(struct cpu_state *st, __u64 slice_ns, int has_slice, int is_switch)
 {
 	__u64 d_pmu[CG_PMU_N] = {};
 	if (pmu_mask & (1u << CG_PMU_CYCLES))
@@ -112,7 +119,7 @@ static __always_inline void charge(struct cpu_state *st, __u64 slice_ns, int has
 	}
 	/* Per-CPU values: only this CPU writes them, so plain adds need no lock or atomic. */
 	c->cpu_ns += slice_ns;
-	c->switches += 1;
+	c->switches += is_switch;
 	c->cycles += d_pmu[CG_PMU_CYCLES];
 	c->instructions += d_pmu[CG_PMU_INSTRUCTIONS];
 	c->cache_misses += d_pmu[CG_PMU_CACHE_MISSES];
@@ -136,7 +143,7 @@ static __always_inline int on_switch_runtime(__s32 prev_pid, __u64 prev, __u64 p
 	st->task = next;
 	st->start_runtime = next_runtime;
 	/* The idle task is not work of any cgroup. */
-	charge(st, slice, known && prev_pid != 0);
+	charge(st, slice, known && prev_pid != 0, 1);
 	return 0;
 }
 
@@ -149,7 +156,31 @@ static __always_inline int on_switch_ktime(__s32 prev_pid)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 last = st->last_ns;
 	st->last_ns = now;
-	charge(st, now - last, last != 0 && prev_pid != 0);
+	charge(st, now - last, last != 0 && prev_pid != 0, 1);
+	return 0;
+}
+
+/* Charges the running task's stint so far and starts a new one, without counting a switch. */
+static __always_inline int flush_current(void)
+{
+	struct cpu_state *st = cpu_state();
+	if (!st)
+		return 0;
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	__s32 pid = BPF_CORE_READ(cur, pid);
+	if (use_runtime) {
+		__u64 runtime = BPF_CORE_READ(cur, se.sum_exec_runtime);
+		int known = st->task == (__u64)cur && runtime >= st->start_runtime;
+		__u64 slice = known ? runtime - st->start_runtime : 0;
+		if (known)
+			st->start_runtime = runtime;
+		charge(st, slice, known && pid != 0, 0);
+	} else {
+		__u64 now = bpf_ktime_get_ns();
+		__u64 last = st->last_ns;
+		st->last_ns = now;
+		charge(st, now - last, last != 0 && pid != 0, 0);
+	}
 	return 0;
 }
 
@@ -170,4 +201,18 @@ SEC("tp/sched/sched_switch")
 int handle_switch_tp(struct trace_event_raw_sched_switch *ctx)
 {
 	return on_switch_ktime(ctx->prev_pid);
+}
+
+/* The exiting task is still `current` and still in its cgroup; after this only a few microseconds remain. */
+SEC("tp/sched/sched_process_exit")
+int handle_exit(void *ctx)
+{
+	return flush_current();
+}
+
+/* Per-CPU software clock event: bounds how stale a long-running task's counts can be. */
+SEC("perf_event")
+int handle_flush(struct bpf_perf_event_data *ctx)
+{
+	return flush_current();
 }

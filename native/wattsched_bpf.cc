@@ -60,7 +60,8 @@ class Session : public Napi::ObjectWrap<Session> {
                         InstanceMethod("destroy", &Session::DestroyJs)});
   }
 
-  // new Session(variant: 'tp_btf'|'raw_tp'|'tp', { objectPath?, maxEntries, pmu: string[], pmuStandIn?: boolean })
+  // new Session(variant: 'tp_btf'|'raw_tp'|'tp',
+  //             { objectPath?, maxEntries, pmu: string[], pmuStandIn?: boolean, exitHook?: boolean, flushHz?: number })
   explicit Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
@@ -120,6 +121,14 @@ class Session : public Napi::ObjectWrap<Session> {
     }
     if (!chosen) return "unknown program variant " + variant_;
 
+    // Flush hooks: optional, so a kernel that refuses them still gets the switch program (the loader retries
+    // without them and reports why).
+    exit_hook_ = opts.Has("exitHook") && opts.Get("exitHook").ToBoolean().Value();
+    flush_hz_ = opts.Has("flushHz") ? opts.Get("flushHz").As<Napi::Number>().Uint32Value() : 0;
+    bpf_program__set_autoload(skel_->progs.handle_exit, exit_hook_);
+    bpf_program__set_autoload(skel_->progs.handle_flush, flush_hz_ > 0);
+    skel_->rodata->use_runtime = variant_ == "tp" ? 0 : 1;
+
     uint32_t max_entries = opts.Has("maxEntries") ? opts.Get("maxEntries").As<Napi::Number>().Uint32Value() : 16384;
     rc = bpf_map__set_max_entries(skel_->maps.cgroup_counters, max_entries);
     if (rc) return "cannot size cgroup map: " + errno_text(rc);
@@ -148,7 +157,53 @@ class Session : public Napi::ObjectWrap<Session> {
       int e = errno;
       return "cannot attach " + variant_ + " program: " + errno_text(e);
     }
+    AttachFlushes();
     return "";
+  }
+
+  // Failures here leave the switch program running: they are reported by info(), not thrown.
+  void AttachFlushes() {
+    if (!exit_hook_) {
+      exit_reason_ = "disabled";
+    } else {
+      exit_link_ = bpf_program__attach(skel_->progs.handle_exit);
+      if (!exit_link_) exit_reason_ = "cannot attach tp/sched/sched_process_exit: " + errno_text(errno);
+    }
+    if (flush_hz_ == 0) {
+      flush_reason_ = "disabled";
+      return;
+    }
+    for (int cpu = 0; cpu < ncpus_; cpu++) {
+      struct perf_event_attr attr;
+      memset(&attr, 0, sizeof(attr));
+      attr.size = sizeof(attr);
+      attr.type = PERF_TYPE_SOFTWARE;
+      attr.config = PERF_COUNT_SW_CPU_CLOCK;
+      attr.freq = 1;
+      attr.sample_freq = flush_hz_;
+      int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+      if (fd < 0) {
+        // A possible but offline CPU runs nothing to flush; any other failure disables the flush.
+        if (errno == ENODEV) continue;
+        flush_reason_ = "perf_event_open(cpu-clock, cpu " + std::to_string(cpu) + "): " + errno_text(errno);
+        break;
+      }
+      flush_fds_.push_back(fd);
+      bpf_link *l = bpf_program__attach_perf_event(skel_->progs.handle_flush, fd);
+      if (!l) {
+        flush_reason_ = "cannot attach the flush program: " + errno_text(errno);
+        break;
+      }
+      flush_links_.push_back(l);
+    }
+    if (!flush_reason_.empty()) DetachFlushTimers();
+  }
+
+  void DetachFlushTimers() {
+    for (bpf_link *l : flush_links_) bpf_link__destroy(l);
+    flush_links_.clear();
+    for (int fd : flush_fds_) close(fd);
+    flush_fds_.clear();
   }
 
   // A counter is live only if a perf event opens on every CPU; otherwise its slot stays unused and says why.
@@ -191,6 +246,9 @@ class Session : public Napi::ObjectWrap<Session> {
   }
 
   void Cleanup() {
+    DetachFlushTimers();
+    if (exit_link_) bpf_link__destroy(exit_link_);
+    exit_link_ = nullptr;
     if (link_) bpf_link__destroy(link_);
     link_ = nullptr;
     if (skel_) cgroup_counters_bpf__destroy(skel_);
@@ -301,7 +359,7 @@ class Session : public Napi::ObjectWrap<Session> {
     return Napi::Number::New(env, static_cast<double>(total));
   }
 
-  // -> { variant, pmu: { cycles: null | reason, ... }, pmuStandIn: boolean }
+  // -> { variant, pmu: { cycles: null | reason, ... }, pmuStandIn, exitHook: null | reason, flush: null | reason, flushHz }
   Napi::Value Info(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
@@ -311,6 +369,9 @@ class Session : public Napi::ObjectWrap<Session> {
       pmu.Set(kPmuNames[i], pmu_reason_[i].empty() ? env.Null() : Napi::String::New(env, pmu_reason_[i]));
     out.Set("pmu", pmu);
     out.Set("pmuStandIn", Napi::Boolean::New(env, pmu_standin_));
+    out.Set("exitHook", exit_reason_.empty() ? env.Null() : Napi::String::New(env, exit_reason_));
+    out.Set("flush", flush_reason_.empty() ? env.Null() : Napi::String::New(env, flush_reason_));
+    out.Set("flushHz", Napi::Number::New(env, flush_hz_));
     return out;
   }
 
@@ -322,6 +383,13 @@ class Session : public Napi::ObjectWrap<Session> {
   std::string variant_;
   cgroup_counters_bpf *skel_ = nullptr;
   bpf_link *link_ = nullptr;
+  bpf_link *exit_link_ = nullptr;
+  std::vector<bpf_link *> flush_links_;
+  std::vector<int> flush_fds_;
+  bool exit_hook_ = false;
+  uint32_t flush_hz_ = 0;
+  std::string exit_reason_;   // empty: attached
+  std::string flush_reason_;  // empty: attached on every online CPU
   std::vector<char> object_;
   std::vector<int> pmu_fds_[CG_PMU_N];
   std::string pmu_reason_[CG_PMU_N];

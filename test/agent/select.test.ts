@@ -62,8 +62,11 @@ describe.skipIf(!isRoot || !built)('eBPF forced to fail (root, addon built)', ()
     expect(report.collector.name).toBe('fallback');
     expect(report.collector.reason).toContain(want);
     expect(report.collector.attempts.map((a) => a.name)).toEqual([
+      'ebpf tp_btf/sched_switch (BPF_PROG_TYPE_TRACING) with exit/flush hooks',
       'ebpf tp_btf/sched_switch (BPF_PROG_TYPE_TRACING)',
+      'ebpf raw_tp/sched_switch with exit/flush hooks',
       'ebpf raw_tp/sched_switch',
+      'ebpf tp/sched/sched_switch with exit/flush hooks',
       'ebpf tp/sched/sched_switch',
     ]);
     expect(report.counters.cpu_time?.live).toBe(true);
@@ -81,7 +84,7 @@ describe.skipIf(!isRoot || !built)('eBPF forced to fail (root, addon built)', ()
   test('auto picks eBPF here and reports which variant and counters are live', async () => {
     const report = await collectOnce(config({}), {});
     expect(report.collector).toMatchObject({ name: 'ebpf', reason: null });
-    expect(report.collector.variant).toMatch(/sched_switch/);
+    expect(report.collector.variant).toMatch(/sched_switch.*, exit flush, 10 Hz flush/);
     expect(report.counters.cpu_time?.live).toBe(true);
     expect(report.counters.context_switches?.live).toBe(true);
     // This machine has no PMU; wherever the counter is off it must say why.

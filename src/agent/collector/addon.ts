@@ -13,13 +13,25 @@ export interface SessionOptions {
   pmu: string[];
   /** Software cpu-clock in place of each PMU counter: tests the perf-event path where there is no PMU. */
   pmuStandIn?: boolean;
+  /** Charge the exiting task's stint at sched_process_exit. */
+  exitHook?: boolean;
+  /** Charge running stints this many times a second per CPU; 0: only at switches. */
+  flushHz?: number;
 }
 
 export interface NativeSession {
   read(): { ids: BigUint64Array; values: Float64Array; batched: boolean };
   remove(ids: BigUint64Array): number;
   dropped(): number;
-  info(): { variant: ProgramVariant; pmu: Record<'cycles' | 'instructions' | 'cache_misses', string | null>; pmuStandIn: boolean };
+  /** For each optional part, null when attached, else why not. */
+  info(): {
+    variant: ProgramVariant;
+    pmu: Record<'cycles' | 'instructions' | 'cache_misses', string | null>;
+    pmuStandIn: boolean;
+    exitHook: string | null;
+    flush: string | null;
+    flushHz: number;
+  };
   destroy(): void;
 }
 

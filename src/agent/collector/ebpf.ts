@@ -23,6 +23,8 @@ export interface EbpfOptions {
   v2Path: string;
   maxCgroups: number;
   pmuCounters: string[];
+  /** Per-CPU flushes per second (see ebpf.flushHz); default 10. */
+  flushHz?: number;
   objectPath?: string | undefined;
   pmuStandIn?: boolean;
   variants?: readonly ProgramVariant[];
@@ -77,25 +79,36 @@ export class EbpfCollector implements Collector {
         attempts.push({ name: `ebpf ${VARIANT_NAMES[variant]}`, error: tracefs });
         continue;
       }
-      try {
-        const session = new opts.addon.Session(variant, {
-          ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
-          maxEntries: opts.maxCgroups,
-          pmu: opts.pmuCounters,
-          pmuStandIn: opts.pmuStandIn ?? false,
-        });
-        return { collector: new EbpfCollector(session, opts.v2Path, attempts, { batched: null }) };
-      } catch (err) {
-        attempts.push({ name: `ebpf ${VARIANT_NAMES[variant]}`, error: (err as Error).message.trim() });
+      const base = {
+        ...(opts.objectPath !== undefined ? { objectPath: opts.objectPath } : {}),
+        maxEntries: opts.maxCgroups,
+        pmu: opts.pmuCounters,
+        pmuStandIn: opts.pmuStandIn ?? false,
+      };
+      // With the flush hooks first; a kernel that rejects them (perf_event programs, the exit tracepoint) still
+      // gets the switch program, and the reason is kept.
+      const flushHz = opts.flushHz ?? 10;
+      const tries = flushHz > 0 ? [{ exitHook: true, flushHz }, { exitHook: false, flushHz: 0 }] : [{ exitHook: true, flushHz: 0 }, { exitHook: false, flushHz: 0 }];
+      for (const hooks of tries) {
+        try {
+          const session = new opts.addon.Session(variant, { ...base, ...hooks });
+          return { collector: new EbpfCollector(session, opts.v2Path, attempts, { batched: null }) };
+        } catch (err) {
+          const what = hooks.exitHook ? `ebpf ${VARIANT_NAMES[variant]} with exit/flush hooks` : `ebpf ${VARIANT_NAMES[variant]}`;
+          attempts.push({ name: what, error: (err as Error).message.trim() });
+        }
       }
     }
     return { attempts };
   }
 
   status(): CollectorStatus {
-    const v = this.session.info().variant;
-    const batch = this.batchedRef.batched === null ? '' : this.batchedRef.batched ? ', batched map reads' : ', per-key map reads';
-    return { name: 'ebpf', variant: `${VARIANT_NAMES[v]}${batch}`, reason: null, attempts: [...this.attempts] };
+    const info = this.session.info();
+    const parts = [VARIANT_NAMES[info.variant]];
+    parts.push(info.exitHook === null ? 'exit flush' : `no exit flush (${info.exitHook})`);
+    parts.push(info.flush === null ? `${info.flushHz} Hz flush` : `no periodic flush (${info.flush})`);
+    if (this.batchedRef.batched !== null) parts.push(this.batchedRef.batched ? 'batched map reads' : 'per-key map reads');
+    return { name: 'ebpf', variant: parts.join(', '), reason: null, attempts: [...this.attempts] };
   }
 
   counters(): Record<CounterName, CounterStatus> {

@@ -38,6 +38,7 @@ function tryEbpf(cfg: Cfg, layout: CgroupLayout, opts: SelectOptions): { collect
     v2Path: layout.v2Path,
     maxCgroups: cfg.ebpf.maxCgroups,
     pmuCounters: [...cfg.ebpf.pmuCounters],
+    flushHz: cfg.ebpf.flushHz,
     objectPath: cfg.ebpf.objectPath,
     pmuStandIn: opts.pmuStandIn ?? false,
   });

@@ -36,6 +36,8 @@ export const AgentConfigSchema = Type.Object(
         objectPath: Type.Optional(Type.String({ minLength: 1 })),
         /** Bounds the per-cgroup map; cgroups beyond it are counted in a drop counter, never silently merged. */
         maxCgroups: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+        /** Per-CPU flushes of running stints per second, so a task that never switches is not reported late; 0: off. */
+        flushHz: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
         /** Hardware counters to try (each is reported live or not); [] disables the PMU entirely. */
         pmuCounters: Type.Array(Type.Union([Type.Literal('cycles'), Type.Literal('instructions'), Type.Literal('cache_misses')]), {
           default: ['cycles', 'instructions', 'cache_misses'],
