@@ -3,7 +3,7 @@
 // computation: files, flags and printing live in commands/train.ts.
 import { createHash } from 'node:crypto';
 import { FAMILIES, fitRegressor, predictRegressor, type Family, type FitOptions, type Regressor } from './families/index.js';
-import { GBDT_DEFAULTS, fitGbdt, truncateGbdt, type TreeNode } from './families/gbdt.js';
+import { GBDT_DEFAULTS, fitGbdt, routeLeaf, truncateGbdt, type TreeNode } from './families/gbdt.js';
 import { groupFolds, summarise, type ErrorSummary } from './metrics.js';
 import type { Row, TaskSpec } from './tasks.js';
 import { WS_ERR_MODEL_DATA } from '../shared/errors.js';
@@ -72,15 +72,7 @@ export function scoredIndexes(spec: TaskSpec): number[] {
 }
 
 function addTree(acc: number[], tree: readonly TreeNode[], row: readonly number[]): void {
-  let id = 0;
-  for (;;) {
-    const node = tree[id] as TreeNode;
-    if (node.feature < 0) {
-      node.values.forEach((v, j) => (acc[j] = (acc[j] as number) + v));
-      return;
-    }
-    id = Math.fround(row[node.feature] as number) <= node.threshold ? node.left : node.right;
-  }
+  (tree[routeLeaf(tree, row)] as TreeNode).values.forEach((v, j) => (acc[j] = (acc[j] as number) + v));
 }
 
 /** Relative inference cost: tree visits for gbdt, one "visit" per coefficient row otherwise. */

@@ -166,7 +166,8 @@ export function fitGbdt(x: readonly (readonly number[])[], y: readonly (readonly
   return { base, trees };
 }
 
-function routeLeaf(nodes: readonly TreeNode[], row: readonly number[]): number {
+/** Index of the leaf `row` reaches, comparing as float32 like onnxruntime. */
+export function routeLeaf(nodes: readonly TreeNode[], row: readonly number[]): number {
   let id = 0;
   for (;;) {
     const node = nodes[id] as TreeNode;

@@ -21,8 +21,6 @@ export type Regressor =
 export interface FitOptions {
   lambda?: number;
   knotsPerFeature?: number;
-  /** Features that get hinges; all by default. */
-  splineFeatures?: readonly number[];
   gbdt?: Partial<GbdtOptions>;
 }
 
@@ -48,9 +46,8 @@ export function fitRegressor(family: Family, x: readonly (readonly number[])[], 
       return { family, coef: fitRidge(x, z, lambda) };
     case 'spline': {
       const f = x[0]?.length ?? 0;
-      const which = opts.splineFeatures ?? Array.from({ length: f }, (_, j) => j);
       const hinges: Hinge[] = [];
-      for (const j of which) for (const knot of quantileKnots(x.map((r) => r[j] as number), opts.knotsPerFeature ?? 4)) hinges.push({ feature: j, knot });
+      for (let j = 0; j < f; j++) for (const knot of quantileKnots(x.map((r) => r[j] as number), opts.knotsPerFeature ?? 4)) hinges.push({ feature: j, knot });
       return { family, hinges, coef: fitRidge(x.map((r) => expand(hinges, r)), z, lambda) };
     }
     case 'gbdt':
@@ -166,9 +163,4 @@ export function regressorNodes(r: Regressor, input: string, output: string): Onn
     case 'gbdt':
       return treeNodes(r.model, input, output);
   }
-}
-
-/** Trees kept, or coefficients counted, for the model's metadata. */
-export function regressorSize(r: Regressor): number {
-  return r.family === 'gbdt' ? r.model.trees.length : r.coef.weights.length * r.coef.bias.length + r.coef.bias.length;
 }
