@@ -150,6 +150,14 @@ describe('retraining publishes only improvements', () => {
     expect(reopened.onnx(FP, 2).length).toBeGreaterThan(100);
   });
 
+  test('the periodic pass retrains only fingerprints with enough new windows', async ({ app }) => {
+    await post(app, '/v1/samples', { fingerprint: FP, windows: WINDOWS });
+    const first = await app.modelServer.retrainDue();
+    expect(first.map((r) => [r.fingerprint, r.published])).toEqual([[FP, true]]);
+    // Nothing new since that attempt: not due (the seeded pretrained entries have no samples).
+    expect(await app.modelServer.retrainDue()).toEqual([]);
+  });
+
   test('too few windows is a result, not an error', async ({ app }) => {
     await post(app, '/v1/samples', { fingerprint: FP, windows: WINDOWS.slice(0, 10) });
     const r = (await post(app, `/v1/models/${FP}/retrain`, {})).json() as { published: boolean; reason: string };
