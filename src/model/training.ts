@@ -114,7 +114,7 @@ export function trainTask(spec: TaskSpec, data: Dataset, opts: TrainOptions = {}
             const row = data.features[i] as number[];
             const acc = [...model.base];
             let done = 0;
-            for (const count of CHECKPOINTS.filter((c) => c <= maxTrees)) {
+            for (const count of [...CHECKPOINTS.filter((c) => c < maxTrees), maxTrees]) {
               for (; done < count; done++) addTree(acc, model.trees[done] as TreeNode[], row);
               slot({ id: `gbdt-d${depth}-t${count}`, family, fit: { gbdt: { trees: count, depth, seed } } })[i] = spec.decode(acc, row);
             }
