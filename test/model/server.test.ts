@@ -69,6 +69,12 @@ describe('listing and fallback chain', () => {
     expect(body.onnxBase64).toBeUndefined();
   });
 
+  test.for(['/v1/models/Bad%20Fingerprint', '/v1/models/kepler-nx12?include=everything', '/v1/models/kepler-nx12?version=0'])('%s → 400', async (url, { app }) => {
+    const res = await app.inject(url);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'WS_ERR_MODEL_INPUT' });
+  });
+
   test('same CPU family answers before the description curve', async ({ app }) => {
     expect((await post(app, '/v1/samples', { fingerprint: FP, windows: WINDOWS })).statusCode).toBe(200);
     const r = (await post(app, `/v1/models/${FP}/retrain`, {})).json() as { published: boolean };
