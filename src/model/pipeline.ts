@@ -1,6 +1,6 @@
 // From a CSV table to a finished model file and back to an evaluation: the glue between tasks, training, ONNX and
 // metrics, kept free of flags and printing so the model server and the rebuild script reuse it.
-import { CURVE_TASK, SHAPE_TASK, SHAPE_POINTS_TASK, DEFAULT_POWER_TARGETS, countersTask, defaultCounterFeatures, rowGroups, trailingMean, type TaskSpec } from './tasks.js';
+import { CURVE_TASK, SHAPE_TASK, SHAPE_POINTS_TASK, DEFAULT_POWER_TARGETS, METER_AVERAGING_SECONDS, countersTask, defaultCounterFeatures, rowGroups, trailingMean, type TaskSpec } from './tasks.js';
 import { prepare, scoredIndexes, trainTask, type Dataset, type TrainOptions, type TrainResult } from './training.js';
 import { buildOnnx, wattschedVersion } from './model-file.js';
 import { summarise, type ErrorSummary } from './metrics.js';
@@ -16,7 +16,7 @@ export interface TrainRequest {
   train?: TrainOptions;
   /** 'rows' only to compare with row-split baselines. */
   split?: 'group' | 'rows';
-  /** Counters task: average features over this trailing window (seconds) before fitting. */
+  /** Counters task: average features over this trailing window (seconds); default the target meter's own period. */
   windowSeconds?: number;
 }
 
@@ -43,7 +43,9 @@ export function specForTraining(task: ModelTask, table: CsvTable, req: TrainRequ
 
 export function trainFromTable(task: ModelTask, raw: CsvTable, req: TrainRequest = {}): TrainedModel {
   const spec = specForTraining(task, raw, req);
-  const window = task === 'counters' ? (req.windowSeconds ?? 0) : 0;
+  // Without --window-s, counters are averaged like the target meter averages (the longest among the targets).
+  const meterWindow = Math.max(0, ...spec.outputNames.map((t) => METER_AVERAGING_SECONDS[t] ?? 0));
+  const window = task === 'counters' ? (req.windowSeconds ?? meterWindow) : 0;
   const table = trailingMean(raw, spec.featureNames, window);
   const { groups, by } = rowGroups(task, table, table.rows, req.split);
   const data = prepare(spec, table.rows, groups, table.source);

@@ -130,6 +130,12 @@ export const SHAPE_POINTS_TASK = shapeTask(false);
 /** Platform/wall power columns tried in order when --target is not given. */
 export const DEFAULT_POWER_TARGETS = ['acpi_platform_watts', 'platform_watts', 'wall_watts', 'node_watts', 'power.draw [W]', 'watts'];
 
+/**
+ * Averaging period of known meters, used as the default counter window: nvidia-smi's power.draw is a 1 s average
+ * (power.draw.instant is not). A meter not listed here is taken as per-sample.
+ */
+export const METER_AVERAGING_SECONDS: Readonly<Record<string, number>> = { 'power.draw [W]': 1 };
+
 /** Columns never used as counter features: identifiers, time, grouping, and anything that is power itself. */
 const NOT_A_COUNTER = /(^|_)(index|timestamp|time_block|phase|group)($|_)|^timestamp|watts|power|joules|temperature|memory\.used|pstate/i;
 

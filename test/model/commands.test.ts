@@ -47,6 +47,20 @@ describe('train then evaluate --json', () => {
   });
 });
 
+describe('counter window defaults to the meter averaging period', () => {
+  test.for([
+    { target: 'power.draw [W]', window: [] as string[], want: 1 },
+    { target: 'power.draw.instant [W]', window: [], want: 0 },
+    { target: 'power.draw [W]', window: ['--window-s', '0'], want: 0 },
+  ])('$target $window → $want s', async ({ target, window, want }) => {
+    const out = join(tmp, `win-${want}-${window.length}.onnx`);
+    await capture(() => train(['--task', 'counters', '--data', fx('h100_sample.csv'), '--target', target, '--families', 'linear', '--out', out, ...window]));
+    const model = await OnnxPowerModel.load(out);
+    expect(model.metadata.counterWindowSeconds).toBe(want);
+    await model.close();
+  });
+});
+
 describe('usage and data errors are typed, never crashes', () => {
   const notOnnx = join(tmp, 'not.onnx');
   writeFileSync(notOnnx, 'hello');

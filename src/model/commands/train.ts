@@ -12,8 +12,8 @@ const USAGE = `usage: wattsched train --task curve|shape|counters --data CSV [--
                       default the first of acpi_platform_watts, platform_watts, power.draw [W], ...
   --features COLS     counters task: feature columns (default: every numeric counter column);
                       shape task: 'points' for idle and 100 % watts only (default adds the hardware description)
-  --window-s S        counters task: average counters over the trailing S seconds (match the meter's own
-                      averaging, e.g. 1 for nvidia-smi power.draw); needs a timestamp column
+  --window-s S        counters task: average counters over the trailing S seconds to match the meter's own
+                      averaging (default: 1 for nvidia-smi power.draw [W], else 0); needs a timestamp column
   --phases FILE       phase log (unix_time_s,mode,duty,event) to validate by whole load phases
   --families LIST     any of ${FAMILIES.join(',')} (default all; the best by grouped validation is kept)
   --folds N           group folds (default 5)
