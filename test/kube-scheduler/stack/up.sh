@@ -71,18 +71,22 @@ start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:${et
   --service-cluster-ip-range 10.96.0.0/24 --disable-admission-plugins ServiceAccount
 wait_for kube-apiserver "$bin/kubectl" --kubeconfig "$state/kubeconfig" get --raw /readyz
 
-# Fake nodes: a cheap and a power-hungry curve by annotation, one capped, one by instance-type label.
+# Fake nodes (no kubelet: Node objects with a Ready status): a cheap and a power-hungry curve by annotation,
+# one capped, one by instance-type label.
 kc() { "$bin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
-node() { # name, allocatable milliCPU, labels-json, annotations-json
+add_node() { # name, allocatable milliCPU, labels-json, annotations-json
   kc apply -f - >/dev/null <<N
 {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "$1", "labels": $3, "annotations": $4}}
 N
   kc patch node "$1" --subresource=status --type=merge -p "{\"status\":{\"capacity\":{\"cpu\":\"$2m\",\"memory\":\"32Gi\",\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"$2m\",\"memory\":\"32Gi\",\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"FakeKubelet\",\"lastHeartbeatTime\":\"$(date -u +%FT%TZ)\"}]}}" >/dev/null
+  # The TaintNodesByCondition admission plugin taints every new node not-ready; with no kubelet and no
+  # node-lifecycle controller, nothing would ever lift it.
+  kc taint node "$1" node.kubernetes.io/not-ready:NoSchedule- >/dev/null
 }
-node node-efficient 4000 '{"kubernetes.io/hostname":"node-efficient"}' '{"wattsched.io/power-curve":"100,110,120,130,140,150,160,170,180,190,200"}'
-node node-capped 4000 '{"kubernetes.io/hostname":"node-capped"}' '{"wattsched.io/power-curve":"60,66,72,78,84,90,96,102,108,114,120","wattsched.io/power-cap-watts":"70"}'
-node node-m5 4000 '{"kubernetes.io/hostname":"node-m5","node.kubernetes.io/instance-type":"m5.large"}' '{}'
-node node-hungry 4000 '{"kubernetes.io/hostname":"node-hungry"}' '{"wattsched.io/power-curve":"200,240,280,320,360,400,440,480,520,560,600"}'
+add_node node-efficient 4000 '{"kubernetes.io/hostname":"node-efficient"}' '{"wattsched.io/power-curve":"100,110,120,130,140,150,160,170,180,190,200"}'
+add_node node-capped 4000 '{"kubernetes.io/hostname":"node-capped"}' '{"wattsched.io/power-curve":"60,66,72,78,84,90,96,102,108,114,120","wattsched.io/power-cap-watts":"70"}'
+add_node node-m5 4000 '{"kubernetes.io/hostname":"node-m5","node.kubernetes.io/instance-type":"m5.large"}' '{}'
+add_node node-hungry 4000 '{"kubernetes.io/hostname":"node-hungry"}' '{"wattsched.io/power-curve":"200,240,280,320,360,400,440,480,520,560,600"}'
 
 cat >"$state/extender.yaml" <<EXT
 kubernetes: {mode: required, kubeconfig: ${state}/kubeconfig}
