@@ -91,7 +91,7 @@ function pipeUsecsPerOp(): number {
 const variants: ProgramVariant[] = [];
 for (const v of ['tp_btf', 'raw_tp', 'tp'] as ProgramVariant[]) {
   try {
-    new addon.Session(v, { maxEntries: 1024, pmu: [] }).destroy();
+    new addon.Session(v, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 }).destroy();
     variants.push(v);
   } catch (err) {
     console.error(`variant ${v} does not load here: ${(err as Error).message.split('\n')[0]}`);
@@ -107,7 +107,7 @@ for (let r = 0; r < ROUNDS; r++) {
   const order = arms.map((_, i) => arms[(i + r) % arms.length] as string);
   for (const arm of order) {
     let s: NativeSession | null = null;
-    if (arm !== 'off') s = new addon.Session(arm as ProgramVariant, { maxEntries: 1024, pmu: [] });
+    if (arm !== 'off') s = new addon.Session(arm as ProgramVariant, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 });
     try {
       storm[arm]?.push(pipeUsecsPerOp());
     } finally {
@@ -122,7 +122,7 @@ const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim
 writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
 try {
   for (const v of variants) {
-    const s = new addon.Session(v, { maxEntries: 1024, pmu: [] });
+    const s = new addon.Session(v, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 });
     try {
       pipeUsecsPerOp();
       const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string; run_cnt?: number; run_time_ns?: number }[];
@@ -215,7 +215,11 @@ async function measureAgent(collector: 'ebpf' | 'fallback', busy: number, nodeOp
       agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
     });
     const pid = agent.pid as number;
-    await sleep(5000); // start-up, first readings, JIT
+    await sleep(5000); // start-up, first readings
+    // One scrape of each endpoint before the window: their first call compiles serializers, a one-off cost.
+    await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    await (await fetch(`http://127.0.0.1:${port}/v1/node`)).text();
+    await sleep(1000);
     const t0 = performance.now();
     const c0 = procCpuSeconds(pid);
     const rss: number[] = [];
@@ -277,7 +281,7 @@ function runIn(dir: string, script: string): Promise<void> {
 }
 const accuracy: { variant: string; workload: string; kernelCpuS: number; ebpfCpuS: number; errorPct: number }[] = [];
 // Every variant attached at once, each with its own maps, so all see exactly the same workload.
-const sessions = variants.map((v) => ({ v, s: new addon.Session(v, { maxEntries: 4096, pmu: [] }) }));
+const sessions = variants.map((v) => ({ v, s: new addon.Session(v, { maxEntries: 4096, pmu: [], exitHook: true, flushHz: 10 }) }));
 try {
   const workloads = {
     'steady burner 1 s': `exec '${process.execPath}' -e 'const e = Date.now() + 1000; while (Date.now() < e) {}'`,

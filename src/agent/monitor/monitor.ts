@@ -1,7 +1,8 @@
 // Owns the reading loop: one collector reading per interval, turned into an immutable node report that the HTTP
 // side serves as-is. The exporter never triggers a reading, so scrapes are cheap and always consistent.
 import type { Logger } from 'pino';
-import type { NodeReport } from '../../shared/wire/agent.js';
+import type { CgroupOwner, NodeReport } from '../../shared/wire/agent.js';
+import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { Collector, CollectorReading } from '../collector/types.js';
 import type { CgroupLayout } from '../resource/cgroupfs.js';
 import type { PodDirectory } from '../resource/pods.js';
@@ -31,6 +32,7 @@ export class Monitor {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly clock: Clock;
+  private owners = new Map<string, CgroupOwner>();
 
   constructor(private readonly opts: MonitorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -46,7 +48,16 @@ export class Monitor {
     const reading = await this.opts.collector.read();
     const seconds = (performance.now() - t0) / 1000;
     this.opts.onRead?.(seconds);
+    // Owners of this reading's paths, reusing the previous reading's: the cache never outgrows the live set.
+    const owners = new Map<string, CgroupOwner>();
+    const ownerOf = (path: string): CgroupOwner => {
+      let o = owners.get(path) ?? this.owners.get(path);
+      if (o === undefined) o = parseCgroupPath(path);
+      owners.set(path, o);
+      return o;
+    };
     const report = buildReport(this.previous, reading, {
+      ownerOf,
       node: this.opts.node,
       at: this.clock.now(),
       layout: this.opts.layout.name,
@@ -55,6 +66,7 @@ export class Monitor {
       kubernetes: this.opts.pods.status(),
       lookupPod: (uid) => this.opts.pods.lookup(uid),
     });
+    this.owners = owners;
     this.previous = reading;
     this.report = Object.freeze(report);
     this.lastReadAt = performance.now();

@@ -1,6 +1,6 @@
 // Two readings in, one node report out: cumulative counters as read, rates over the interval between them, cgroups
 // grouped into pods. Pure: the caller supplies the readings, the collector's status and the pod lookup.
-import type { CgroupReport, Counters, NodeReport, PodReport } from '../../shared/wire/agent.js';
+import type { CgroupOwner, CgroupReport, Counters, NodeReport, PodReport } from '../../shared/wire/agent.js';
 import type { CollectorReading } from '../collector/types.js';
 import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { PodMeta } from '../resource/pods.js';
@@ -13,6 +13,8 @@ export interface ReportContext {
   counters: NodeReport['counters'];
   kubernetes: NodeReport['kubernetes'];
   lookupPod(uid: string): PodMeta | undefined;
+  /** Path classification; the monitor passes a cached parseCgroupPath (paths rarely change, parsing is regex work). */
+  ownerOf?: (path: string) => CgroupOwner;
 }
 
 const KEYS = ['cpuSeconds', 'contextSwitches', 'cycles', 'instructions', 'cacheMisses', 'cpuPressureSomeSeconds'] as const;
@@ -45,7 +47,7 @@ export function buildReport(prev: CollectorReading | null, cur: CollectorReading
   const cgroups: CgroupReport[] = [];
   const pods = new Map<string, PodReport>();
   for (const c of cur.cgroups) {
-    const owner = c.path === null ? { kind: 'group' as const, name: `cgroup-id:${c.id}` } : parseCgroupPath(c.path);
+    const owner = c.path === null ? { kind: 'group' as const, name: `cgroup-id:${c.id}` } : (ctx.ownerOf ?? parseCgroupPath)(c.path);
     // Before the first interval there is nothing to compare with: rates are 0 rather than since-boot averages.
     const rates = prev === null ? ratesBetween(c.counters, c.counters, 0) : ratesBetween(before.get(c.id) ?? null, c.counters, seconds);
     cgroups.push({ id: c.id, path: c.path, exited: c.exited, owner, cumulative: c.counters, rates });
