@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -242,6 +243,30 @@ func (e *Extender) Explain(namespace, name string) (*Explanation, error) {
 		return nil, fmt.Errorf("decoding /explain/%s/%s: %w (%s)", namespace, name, err, body)
 	}
 	return &ex, nil
+}
+
+// CPUTime is the user+system CPU the extender process has used so far, from /proc/PID/stat (Linux; its utime
+// and stime fields count USER_HZ ticks, 100 per second on every Linux ABI).
+func (e *Extender) CPUTime() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", e.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is parenthesised and may contain spaces: fields are counted after its ')'.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat line for pid %d", e.cmd.Process.Pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parsing /proc/%d/stat: %v %v", e.cmd.Process.Pid, err1, err2)
+	}
+	return time.Duration(utime+stime) * (time.Second / 100), nil
 }
 
 // Output is what the process printed so far.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -53,6 +54,10 @@ type caseResult struct {
 	ExtenderCallP99Ms float64            `json:"extenderCallP99Ms,omitempty"`
 	ExtenderByVerb    map[string]float64 `json:"extenderP99MsByVerb,omitempty"`
 	SchedulerErrors   int                `json:"schedulerErrors"`
+	// CPU per bound pod while measuring: this process (scheduler + fake API server + informers) and the extender
+	// process. On a CPU-bound machine the two compete, so the sum explains throughput better than latency does.
+	SchedulerCPUMsPerPod float64 `json:"schedulerCpuMsPerPod"`
+	ExtenderCPUMsPerPod  float64 `json:"extenderCpuMsPerPod,omitempty"`
 	ThroughputRatio   *float64           `json:"throughputRatioVsNoExtender,omitempty"`
 	// Filled in by the orchestrator: every round's throughput and paired ratio for this case.
 	RoundThroughputs []float64 `json:"roundThroughputsPodsPerSec,omitempty"`
@@ -211,11 +216,26 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 		}
 	}()
 
+	selfCPU0 := selfCPU()
+	var extCPU0 time.Duration
+	if ext != nil {
+		if extCPU0, err = ext.CPUTime(); err != nil {
+			return res, err
+		}
+	}
 	start := time.Now()
 	if err := cluster.CreatePods(ctx, pods); err != nil {
 		return res, err
 	}
 	missing := cluster.WaitBound(ctx, harness.Keys(pods), 8*time.Minute)
+	res.SchedulerCPUMsPerPod = float64((selfCPU() - selfCPU0).Microseconds()) / 1000 / float64(len(pods))
+	if ext != nil {
+		c, err := ext.CPUTime()
+		if err != nil {
+			return res, err
+		}
+		res.ExtenderCPUMsPerPod = float64((c - extCPU0).Microseconds()) / 1000 / float64(len(pods))
+	}
 	close(stopSampling)
 	samples := <-samplesDone
 	bindings := cluster.Bindings()
@@ -248,6 +268,14 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 		}
 	}
 	return res, nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func sampleQuantiles(s []float64) quantiles {

@@ -202,7 +202,7 @@ func median(v []float64) float64 {
 
 func printTable(rep report) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "nodes\tmode\tbound\tpods/s (median run)\tpods/s (1 s samples avg)\tvs none (median paired)\tattempt p50 ms\tattempt p99 ms\textender calls\textender p99 ms\tpods/s per round\t\n")
+	fmt.Fprintf(w, "nodes\tmode\tbound\tpods/s (median run)\tpods/s (1 s samples avg)\tvs none (median paired)\tattempt p50 ms\tattempt p99 ms\textender calls\textender p99 ms\tCPU ms/pod sched+ext\tpods/s per round\t\n")
 	for _, c := range rep.Cases {
 		ratio := "-"
 		if c.ThroughputRatio != nil {
@@ -216,8 +216,12 @@ func printTable(rep report) {
 		for _, t := range c.RoundThroughputs {
 			per = append(per, fmt.Sprintf("%.0f", t))
 		}
-		fmt.Fprintf(w, "%d\t%s\t%d\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", c.Nodes, c.Mode, c.Bound, c.ThroughputPodsPerSec,
-			c.SampledThroughput.Avg, ratio, c.AttemptLatencyMs.P50, c.AttemptLatencyMs.P99, ext, extP99, strings.Join(per, " "))
+		cpu := fmt.Sprintf("%.1f", c.SchedulerCPUMsPerPod)
+		if c.ExtenderCPUMsPerPod > 0 {
+			cpu += fmt.Sprintf("+%.1f", c.ExtenderCPUMsPerPod)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%d\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n", c.Nodes, c.Mode, c.Bound, c.ThroughputPodsPerSec,
+			c.SampledThroughput.Avg, ratio, c.AttemptLatencyMs.P50, c.AttemptLatencyMs.P99, ext, extP99, cpu, strings.Join(per, " "))
 	}
 	w.Flush()
 	if rep.Target.Description != "" {
