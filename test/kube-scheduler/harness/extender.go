@@ -32,9 +32,9 @@ type ExtenderNode struct {
 
 // ExtenderPowerCurves mirrors the powerCurves block of src/shared/config/extender.ts.
 type ExtenderPowerCurves struct {
-	NodeLabel    string                `json:"nodeLabel,omitempty"`
+	NodeLabel    string               `json:"nodeLabel,omitempty"`
 	ByLabelValue map[string][]float64 `json:"byLabelValue,omitempty"`
-	Default      []float64             `json:"default,omitempty"`
+	Default      []float64            `json:"default,omitempty"`
 }
 
 // ExtenderFileConfig is the `wattsched extender --config` file the harness writes (JSON is valid YAML).

@@ -81,7 +81,7 @@ type recordingSink struct {
 	values []any
 }
 
-func (s *recordingSink) Init(logr.RuntimeInfo)    {}
+func (s *recordingSink) Init(logr.RuntimeInfo)  {}
 func (s *recordingSink) Enabled(level int) bool { return level <= s.rec.maxLevel }
 
 func (s *recordingSink) Info(level int, msg string, kv ...any) {

@@ -56,9 +56,9 @@ type caseResult struct {
 	SchedulerErrors   int                `json:"schedulerErrors"`
 	// CPU per bound pod while measuring: this process (scheduler + fake API server + informers) and the extender
 	// process. On a CPU-bound machine the two compete, so the sum explains throughput better than latency does.
-	SchedulerCPUMsPerPod float64 `json:"schedulerCpuMsPerPod"`
-	ExtenderCPUMsPerPod  float64 `json:"extenderCpuMsPerPod,omitempty"`
-	ThroughputRatio   *float64           `json:"throughputRatioVsNoExtender,omitempty"`
+	SchedulerCPUMsPerPod float64  `json:"schedulerCpuMsPerPod"`
+	ExtenderCPUMsPerPod  float64  `json:"extenderCpuMsPerPod,omitempty"`
+	ThroughputRatio      *float64 `json:"throughputRatioVsNoExtender,omitempty"`
 	// Filled in by the orchestrator: every round's throughput and paired ratio for this case.
 	RoundThroughputs []float64 `json:"roundThroughputsPodsPerSec,omitempty"`
 	RoundRatios      []float64 `json:"roundRatiosVsNoExtender,omitempty"`
