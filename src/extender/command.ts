@@ -1,7 +1,7 @@
 // `wattsched extender`: load config once, pick the node inventory (cluster watch or config file), start serving.
 import { ExtenderConfigSchema, type ExtenderConfig } from '../shared/config/extender.js';
 import { loadConfig } from '../shared/config/load.js';
-import { intFlag, parseFlags } from '../shared/cli.js';
+import { intFlag, parseFlags, closeOnSignal } from '../shared/cli.js';
 import { WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { DEFAULT_PORTS } from '../shared/names.js';
@@ -45,21 +45,7 @@ export async function main(argv: string[]): Promise<void> {
   const inventory = await chooseInventory(config, log);
   const app = await buildExtender(config, { scorer, inventory, logger: log });
 
-  let closing = false;
-  const shutdown = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
   log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source }, 'extender listening');

@@ -16,3 +16,25 @@ export function intFlag(value: string | undefined, name: string): number | undef
   if (!/^-?\d+$/.test(value)) throw new WS_ERR_USAGE(`--${name} must be an integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }
+
+/**
+ * Closes `app` on the first SIGTERM or SIGINT and exits: 0 when it closed cleanly, 1 when closing failed. A second
+ * signal while closing is ignored, so a slow drain is not cut short by an impatient supervisor's repeat.
+ */
+export function closeOnSignal(app: { close(): Promise<unknown> }, log: { info(o: object, m: string): void; error(o: object, m: string): void }): void {
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

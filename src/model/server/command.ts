@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelServerConfigSchema } from '../../shared/config/model-server.js';
 import { loadConfig } from '../../shared/config/load.js';
-import { intFlag, parseFlags } from '../../shared/cli.js';
+import { intFlag, parseFlags, closeOnSignal } from '../../shared/cli.js';
 import { createLogger } from '../../shared/log.js';
 import { DEFAULT_PORTS } from '../../shared/names.js';
 import { packageRoot } from '../model-file.js';
@@ -38,21 +38,7 @@ export async function main(argv: string[]): Promise<void> {
   const dataDir = config.dataDir ?? defaultDataDir(process.env);
   const pretrainedDir = config.pretrainedDir ?? join(packageRoot(), 'models');
   const app = await buildModelServer(config, { dataDir, pretrainedDir, logger: log });
-  let closing = false;
-  const shutdown = (signal: string): void => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  closeOnSignal(app, log);
   const address = await app.listen({ port: config.port, host: config.host });
   log.info({ address, dataDir, pretrainedDir, retrainEverySeconds: config.retrain.intervalSeconds, prometheus: config.prometheus.url ?? null }, 'model server listening');
 }
