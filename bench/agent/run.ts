@@ -3,7 +3,7 @@
 // while it tracks 200 busy cgroups at a 1 s interval, on each collector, against an agent with no extra cgroups;
 // (3) eBPF CPU time against the kernel's cpu.stat for a steady burner and a fork/exit storm.
 // Prints a table and writes bench/results/agent.json.
-//   node dist/bench/agent/run.js [--rounds 5] [--pipe-loops 30000] [--window 20] [--cgroups 200]
+//   node dist/bench/agent/run.js [--rounds 25] [--pipe-loops 20000] [--window 20] [--cgroups 200]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -15,8 +15,8 @@ import { detectLayout } from '../../src/agent/resource/cgroupfs.js';
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '7' },
-    'pipe-loops': { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '25' },
+    'pipe-loops': { type: 'string', default: '20000' },
     window: { type: 'string', default: '20' },
     cgroups: { type: 'string', default: '200' },
   },
