@@ -1,7 +1,7 @@
 // Helpers for the root-only tests: real cgroups under the machine's own hierarchies, workloads moved into them
 // before they start, and cleanup that kills leftovers and removes every cgroup even when a test fails.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CgroupLayout, detectLayout } from '../../src/agent/resource/cgroupfs.js';
 
@@ -113,8 +113,4 @@ export function burner(ms: number): string {
 /** Fork/exit storm: `n` short-lived processes, each its own fork, exec and exit. */
 export function forkStorm(n: number): string {
   return `i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done`;
-}
-
-export function writeFile(path: string, data: string | Buffer): void {
-  writeFileSync(path, data);
 }

@@ -18,7 +18,7 @@ export const AgentConfigSchema = Type.Object(
       { default: 'info' },
     ),
     /** auto: eBPF when it loads, else the cgroupfs fallback (with the reason reported); ebpf: fail without it. */
-    collector: Type.Union([Type.Literal('auto'), Type.Literal('ebpf'), Type.Literal('fallback')], { default: 'auto' }),
+    collector: Type.Union([...CollectorChoiceSchema.anyOf], { default: 'auto' }),
     cgroup: Type.Object(
       {
         /** Where cgroup hierarchies are mounted; the layout (v2, hybrid, v1) is detected below it. */
