@@ -5,7 +5,7 @@
 // Prints a table and writes bench/results/agent.json.
 //   node dist/bench/agent/run.js [--rounds 25] [--pipe-loops 20000] [--window 20] [--cgroups 200]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -97,17 +97,26 @@ for (const v of ['tp_btf', 'raw_tp', 'tp'] as ProgramVariant[]) {
     console.error(`variant ${v} does not load here: ${(err as Error).message.split('\n')[0]}`);
   }
 }
+// The best variant's hook with an empty body: what attaching anything to sched_switch costs here.
+const emptyObject = join(packageRoot(), 'bpf', '.output', 'cgroup_counters_empty.bpf.o');
+const EMPTY = `${variants[0]}-empty`;
+const hasEmpty = variants.length > 0 && existsSync(emptyObject);
+const openArm = (arm: string): NativeSession =>
+  arm === EMPTY
+    ? new addon.Session(variants[0] as ProgramVariant, { objectPath: emptyObject, maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 })
+    : new addon.Session(arm as ProgramVariant, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 });
 const storm: Record<string, number[]> = { off: [] };
+if (hasEmpty) storm[EMPTY] = [];
 for (const v of variants) storm[v] = [];
 console.error(`switch storm: ${ROUNDS} rounds x (off + ${variants.join(', ')}), perf bench sched pipe -l ${PIPE_LOOPS}`);
 pipeUsecsPerOp(); // warm caches and the perf binary
 for (let r = 0; r < ROUNDS; r++) {
   // Rotate the order each round so drift from other load on the machine spreads over all arms.
-  const arms = ['off', ...variants];
+  const arms = Object.keys(storm);
   const order = arms.map((_, i) => arms[(i + r) % arms.length] as string);
   for (const arm of order) {
     let s: NativeSession | null = null;
-    if (arm !== 'off') s = new addon.Session(arm as ProgramVariant, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 });
+    if (arm !== 'off') s = openArm(arm);
     try {
       storm[arm]?.push(pipeUsecsPerOp());
     } finally {
@@ -121,8 +130,8 @@ const progNs: Record<string, number> = {};
 const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
 writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
 try {
-  for (const v of variants) {
-    const s = new addon.Session(v, { maxEntries: 1024, pmu: [], exitHook: true, flushHz: 10 });
+  for (const v of Object.keys(storm).filter((a) => a !== 'off')) {
+    const s = openArm(v);
     try {
       pipeUsecsPerOp();
       const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string; run_cnt?: number; run_time_ns?: number }[];
@@ -308,10 +317,10 @@ try {
 // ---- report ---------------------------------------------------------------------------------------------------------
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log('\nSwitch storm (perf bench sched pipe, median of rounds; 2 context switches per op)');
-console.log(`${'program'.padEnd(10)}${pad('us/op', 10)}${pad('slowdown', 10)}${pad('paired', 9)}${pad('ns/switch', 11)}${pad('prog ns/run', 13)}  runs`);
+console.log(`${'program'.padEnd(14)}${pad('us/op', 10)}${pad('slowdown', 10)}${pad('paired', 9)}${pad('ns/switch', 11)}${pad('prog ns/run', 13)}  runs`);
 for (const r of stormRows) {
   const ns = r.programNsPerRun === null ? '-' : r.programNsPerRun.toFixed(0);
-  console.log(`${r.arm.padEnd(10)}${pad(r.usecsPerOp.toFixed(2), 10)}${pad(r.slowdownPct.toFixed(2) + '%', 10)}${pad(r.pairedSlowdownPct.toFixed(2) + '%', 9)}${pad(r.nsPerSwitch.toFixed(0), 11)}${pad(ns, 13)}  ${r.runs.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`${r.arm.padEnd(14)}${pad(r.usecsPerOp.toFixed(2), 10)}${pad(r.slowdownPct.toFixed(2) + '%', 10)}${pad(r.pairedSlowdownPct.toFixed(2) + '%', 9)}${pad(r.nsPerSwitch.toFixed(0), 11)}${pad(ns, 13)}  ${r.runs.map((x) => x.toFixed(2)).join(' ')}`);
 }
 console.log(`\nAgent cost at 1 s interval (${WINDOW_S} s window, /metrics scraped every 15 s)`);
 console.log(`${'collector'.padEnd(10)}${pad('busy cg', 8)}${pad('tracked', 9)}${pad('busy seen', 10)}${pad('CPU %core', 11)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('read ms', 9)}`);
@@ -331,7 +340,7 @@ const result = {
   at: new Date().toISOString(),
   machine: { kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), cpus: Number(execFileSync('nproc', { encoding: 'utf8' })), layout: layout.name },
   parameters: { rounds: ROUNDS, pipeLoops: PIPE_LOOPS, windowSeconds: WINDOW_S, busyCgroups: NCG, intervalSeconds: 1 },
-  switchStorm: { baselineUsecsPerOp: offMed, arms: stormRows },
+  switchStorm: { baselineUsecsPerOp: offMed, emptyHookArm: hasEmpty ? EMPTY : null, arms: stormRows },
   agent: agentRuns,
   accuracy,
   targets: {

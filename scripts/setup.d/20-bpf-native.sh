@@ -51,6 +51,10 @@ if [ ! -s "$skel" ] || [ bpf/cgroup_counters.bpf.c -nt "$skel" ] || [ bpf/cgroup
   bpftool gen object "$obj" "$out/cgroup_counters.tmp.o" || unavailable "bpftool gen object failed"
   bpftool gen skeleton "$obj" name cgroup_counters_bpf >"$skel.tmp" || unavailable "bpftool gen skeleton failed"
   mv "$skel.tmp" "$skel"
+  # The same program with empty bodies, for bench/agent's "hook only" baseline; never loaded by the agent.
+  clang -target bpf -g -O2 -D__TARGET_ARCH_$arch -DCG_EMPTY_BASELINE -I bpf -I "$out" -c bpf/cgroup_counters.bpf.c -o "$out/cgroup_counters.tmp.o" \
+    && bpftool gen object "$out/cgroup_counters_empty.bpf.o" "$out/cgroup_counters.tmp.o" \
+    || log "warning: the benchmark's empty baseline object did not build"
   rm -f "$out/cgroup_counters.tmp.o"
 fi
 
