@@ -91,6 +91,18 @@ describe('filter', () => {
     await app.close();
   });
 
+  test('without caps the filter passes every node without scoring any', async () => {
+    let calls = 0;
+    const counting: Scorer = { name: 'counting', score: async () => { calls++; return { kind: 'skip', reason: 'unused' }; } };
+    const app = await makeApp({ nodes: staticNodes }, { scorer: counting });
+    const res = await post(app, '/filter', extenderArgs('names', nodes));
+    expect(res.json().NodeNames).toEqual(['node-00000', 'node-00001', 'node-00002']);
+    expect(calls).toBe(0);
+    const ex = (await app.inject({ url: `/explain/shop/${realisticPod().metadata!.name}` })).json();
+    expect(ex.nodes[0]).toMatchObject({ passedFilter: true, basis: 'not scored here: no power cap to check', marginalWatts: null });
+    await app.close();
+  });
+
   test('nodes the extender does not know pass (names mode, empty inventory): fail open', async ({ app }) => {
     const res = await post(app, '/filter', { Pod: realisticPod(), NodeNames: ['a', 'b'], Nodes: null });
     expect(res.json()).toMatchObject({ NodeNames: ['a', 'b'], FailedNodes: {} });
@@ -203,8 +215,10 @@ describe('failing open on our own trouble', () => {
   test.for([
     ['throws', broken, 'scorer_error'],
     ['skips the pod', skipping, 'scorer_skip'],
-  ] as const)('a scorer that %s: filter passes all, prioritize gives equal scores, reason counted', async ([, scorer, reason]) => {
-    const app = await makeApp({ nodes: staticNodes }, { scorer });
+  ] as const)('a scorer that %s: filter passes all (capped nodes too), prioritize gives equal scores, reason counted', async ([, scorer, reason]) => {
+    // Caps make the filter consult the scorer; a tiny cap would fail every node if the extender judged.
+    const capped = staticNodes.map((n) => ({ ...n, annotations: { ...n.annotations, [ANNOTATIONS.powerCapWatts]: '1' } }));
+    const app = await makeApp({ nodes: capped }, { scorer });
     const f = await post(app, '/filter', extenderArgs('names', nodes));
     expect(f.json().NodeNames).toEqual(['node-00000', 'node-00001', 'node-00002']);
     const p = await post(app, '/prioritize', extenderArgs('names', nodes));

@@ -25,12 +25,20 @@ export interface Evaluation {
   readonly failOpenKind?: FailOpenReason;
 }
 
+/** Basis shown for known nodes that `scoreOnly` left out. */
+export const NOT_SCORED = 'not scored here: no power cap to check';
+
+/**
+ * Scores the known candidates (all of them, or those `scoreOnly` selects) in one scorer call. Unknown nodes and
+ * nodes left out keep NaN columns; only unknown nodes count towards "no node could be scored".
+ */
 export async function evaluate(
   scorer: Scorer,
   pod: PodDemand,
   names: readonly string[],
   states: readonly (NodeState | undefined)[],
   inventoryReady: boolean,
+  scoreOnly?: (i: number) => boolean,
 ): Promise<Evaluation> {
   const n = names.length;
   const empty = (failOpenKind: FailOpenReason, failOpen: string): Evaluation => ({
@@ -39,12 +47,23 @@ export async function evaluate(
   });
   if (!inventoryReady) return empty('inventory_not_ready', 'node inventory has not finished its initial load');
 
-  // Usually every node is known and the scorer's columns are used as they are; otherwise score the known ones
-  // and spread their columns back to request positions.
-  const allKnown = states.every((s) => s !== undefined);
+  // Usually every node is known and scored, and the scorer's columns are used as they are; otherwise score the
+  // selected known ones and spread their columns back to request positions.
+  const allKnown = !scoreOnly && states.every((s) => s !== undefined);
   const index: number[] = [];
   const known: NodeState[] = allKnown ? (states as NodeState[]) : [];
-  if (!allKnown) states.forEach((s, i) => s && (known.push(s), index.push(i)));
+  let leftOut = 0;
+  if (!allKnown) {
+    states.forEach((s, i) => {
+      if (!s) return;
+      if (scoreOnly && !scoreOnly(i)) leftOut++;
+      else known.push(s), index.push(i);
+    });
+  }
+  if (known.length === 0 && leftOut > 0) {
+    const basis = states.map((s) => (s ? NOT_SCORED : undefined));
+    return { pod, scorer: scorer.name, names, marginalWatts: new Float64Array(n).fill(NaN), powerWithPodWatts: new Float64Array(n).fill(NaN), basis, skipped: new Map() };
+  }
 
   let batch: Awaited<ReturnType<Scorer['score']>>;
   try {
@@ -62,7 +81,7 @@ export async function evaluate(
   } else {
     const marginal = new Float64Array(n).fill(NaN);
     const withPod = new Float64Array(n).fill(NaN);
-    const basis = new Array<string | undefined>(n);
+    const basis: (string | undefined)[] = states.map((s) => (s ? NOT_SCORED : undefined));
     const skipped = new Map<number, string>();
     index.forEach((to, from) => {
       marginal[to] = batch.marginalWatts[from] as number;

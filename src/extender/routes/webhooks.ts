@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import sjson from 'secure-json-parse';
 import { WS_ERR_BAD_REQUEST, WS_ERR_UNKNOWN_VERB } from '../../shared/errors.js';
+import { ANNOTATIONS } from '../../shared/names.js';
 import {
   ExtenderArgsSchema,
   ExtenderFilterResultSchema,
@@ -93,10 +94,10 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
   };
 
-  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs): Promise<{ c: Candidates; ev: Evaluation }> => {
+  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs, scoreOnly?: (c: Candidates) => (i: number) => boolean): Promise<{ c: Candidates; ev: Evaluation }> => {
     const c = candidates(args);
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady);
+    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, scoreOnly?.(c));
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
@@ -166,7 +167,8 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     `${prefix}/${opts.filterVerb}`,
     { schema: { body: ExtenderArgsSchema, response: { 200: FilterReplySchema } }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
     async (req, reply) => {
-      const { c, ev } = await judge('filter', req, req.body);
+      // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest.
+      const { c, ev } = await judge('filter', req, req.body, (cand) => (i) => cand.states[i]?.annotations[ANNOTATIONS.powerCapWatts] !== undefined);
       const failed = capViolations(ev, c.states);
       explain.recordFilter(ev, failed);
       const FailedNodes: Record<string, string> = {};
