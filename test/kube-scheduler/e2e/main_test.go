@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,8 +85,10 @@ func curveOf(n harness.NodeSpec) []float64 {
 	if a, ok := n.Annotations[harness.AnnotationPowerCurve]; ok {
 		var c []float64
 		for _, f := range strings.Split(a, ",") {
-			var w float64
-			fmt.Sscanf(f, "%g", &w)
+			w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				panic(fmt.Sprintf("test fixture: node %s has a bad %s: %v", n.Name, harness.AnnotationPowerCurve, err))
+			}
 			c = append(c, w)
 		}
 		return c
