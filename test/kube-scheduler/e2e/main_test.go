@@ -139,7 +139,7 @@ type stackOptions struct {
 func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	t.Helper()
 	requireCLI(t)
-	s := &stack{logs: harness.NewLogRecorder(2, nil)}
+	s := &stack{logs: harness.NewLogRecorder(2)}
 	var caFile string
 	if !o.noExtender {
 		cfg := harness.ExtenderFileConfig{PowerCurves: powerCurves(), Nodes: harness.InventoryFor(o.nodes)}

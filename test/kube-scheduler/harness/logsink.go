@@ -33,13 +33,11 @@ type LogRecorder struct {
 	entries []LogEntry
 	// maxLevel is the highest V level recorded; the scheduler's V(4+) chatter is not needed and costs time.
 	maxLevel int
-	// echo, when set, also receives every entry (e.g. testing.T.Log when running -v).
-	echo func(LogEntry)
 }
 
 // NewLogRecorder records Info calls up to V(maxLevel) and every Error call.
-func NewLogRecorder(maxLevel int, echo func(LogEntry)) *LogRecorder {
-	return &LogRecorder{maxLevel: maxLevel, echo: echo}
+func NewLogRecorder(maxLevel int) *LogRecorder {
+	return &LogRecorder{maxLevel: maxLevel}
 }
 
 // Logger returns a logr.Logger writing into the recorder.
@@ -67,12 +65,8 @@ func (r *LogRecorder) Count(match func(LogEntry) bool) int {
 
 func (r *LogRecorder) add(e LogEntry) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.entries = append(r.entries, e)
-	echo := r.echo
-	r.mu.Unlock()
-	if echo != nil {
-		echo(e)
-	}
 }
 
 type recordingSink struct {

@@ -178,7 +178,7 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 	if err != nil {
 		return res, err
 	}
-	logs := harness.NewLogRecorder(0, nil)
+	logs := harness.NewLogRecorder(0)
 	cluster, err := harness.Start(ctx, harness.StartOptions{Config: cfg, Nodes: nodes, Logger: logs.Logger()})
 	if err != nil {
 		return res, err
