@@ -128,6 +128,16 @@ describe('Go field-name matching', () => {
   });
 });
 
+describe('pre-serialised answers', () => {
+  test('node names that need JSON escaping come back intact from filter and prioritize', async ({ app }) => {
+    const names = ['plain-node.1', 'quote"d', 'back\\slash', 'tab\there', 'ünïcode', '\u2028line', ''];
+    const f = await post(app, '/filter', { Pod: {}, NodeNames: names, Nodes: null });
+    expect(f.json().NodeNames).toEqual(names);
+    const p = await post(app, '/prioritize', { Pod: {}, NodeNames: names, Nodes: null });
+    expect(p.json().map((h: { Host: string }) => h.Host)).toEqual(names);
+  });
+});
+
 describe('preempt', () => {
   test('meta victims (names mode) come back unchanged', async ({ app }) => {
     const victims = { 'node-a': { Pods: [{ UID: 'u1' }, { UID: 'u2' }], NumPDBViolations: 1 }, 'node-b': { Pods: [], NumPDBViolations: 0 } };

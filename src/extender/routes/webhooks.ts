@@ -56,7 +56,21 @@ export function hostPriorityList(names: readonly string[], scores: ArrayLike<num
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     if (i > 0) out += ',';
-    out += `{"Host":${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)}${SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`}`;
+    out += `{"Host":${jsonName(name)}${SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`}`;
+  }
+  return `${out}]`;
+}
+
+const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
+
+/** The names of the nodes `keep` selects, as a JSON array. */
+function nodeNamesJson(names: readonly string[], keep: (i: number) => boolean): string {
+  let out = '[';
+  let first = true;
+  for (let i = 0; i < names.length; i++) {
+    if (!keep(i)) continue;
+    out += first ? jsonName(names[i] as string) : `,${jsonName(names[i] as string)}`;
+    first = false;
   }
   return `${out}]`;
 }
@@ -173,20 +187,13 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
       explain.recordFilter(ev, failed);
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
-      const keep = (_: unknown, i: number): boolean => !failed.has(i);
-      const raw = c.mode === 'full' ? rawNodeItems(req, c.names.length, (i) => !failed.has(i)) : undefined;
-      if (raw !== undefined) {
-        reply.type('application/json; charset=utf-8');
-        // A string with a JSON content type is sent as-is by Fastify, skipping the schema serializer.
-        return reply.send(`{"Nodes":{"items":${raw}},"NodeNames":null,"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}` as never);
-      }
-      return {
-        Nodes: c.mode === 'full' ? { items: (c.items as Node[]).filter(keep) } : null,
-        NodeNames: c.mode === 'names' ? c.names.filter(keep) : null,
-        FailedNodes,
-        FailedAndUnresolvableNodes: {},
-        Error: '',
-      };
+      const keep = (i: number): boolean => !failed.has(i);
+      // Both modes answer with pre-serialised text (a string with a JSON content type is sent as-is by Fastify,
+      // skipping the schema serializer): survivors' names, or the survivors' Node objects as the bytes that came in.
+      const nodes = c.mode === 'full' ? (rawNodeItems(req, c.names.length, keep) ?? JSON.stringify((c.items as Node[]).filter((_, i) => keep(i)))) : undefined;
+      const head = nodes !== undefined ? `{"Nodes":{"items":${nodes}},"NodeNames":null` : `{"Nodes":null,"NodeNames":${nodeNamesJson(c.names, keep)}`;
+      reply.type('application/json; charset=utf-8');
+      return reply.send(`${head},"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}` as never);
     },
   );
 
