@@ -49,13 +49,15 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
     for (const c of ebpfs.values()) await c.close();
   });
 
+  let attempts = 0;
   test.for([
     { name: 'steady burner', script: burner(700) },
     { name: 'fork/exit storm', script: forkStorm(400) },
   // retry: one full-suite run on the shared 2-core VM saw tp_btf at 0.63 s against cpu.stat's 0.79 s for the
   // burner (every isolated rerun matched); the cause is not yet found, and is noted on the agent issue.
   ])('$name: CPU time matches the kernel within 5%', { retry: 2 }, async ({ name, script }) => {
-    const rel = `${base}/${name.replace(/\W+/g, '-')}`;
+    // A fresh cgroup per attempt, so a retry compares only its own run.
+    const rel = `${base}/${name.replace(/\W+/g, '-')}-${(attempts += 1)}`;
     const v2 = cgroups.make(layout!.v2Path!, rel);
     const v1 = layout!.cpuacctPath === undefined ? null : cgroups.make(layout!.cpuacctPath, rel);
     const id = cgroupId(v2);
