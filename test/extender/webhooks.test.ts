@@ -1,6 +1,8 @@
 import { describe, expect } from 'vitest';
 import { CURVES, extenderArgs, realisticNode, realisticPod } from '../../bench/extender/fixtures.js';
+import Value from 'typebox/value';
 import { ANNOTATIONS } from '../../src/shared/names.js';
+import { ExtenderFilterResultSchema, HostPriorityListSchema } from '../../src/shared/wire/extender.js';
 import type { Scorer } from '../../src/extender/scoring/scorer.js';
 import { makeApp, post, test } from './helpers.js';
 
@@ -129,6 +131,15 @@ describe('Go field-name matching', () => {
 });
 
 describe('pre-serialised answers', () => {
+  test.for(['names', 'full'] as const)('%s mode: filter and prioritize answers conform to the wire schemas', async (mode) => {
+    const app = await makeApp({ nodes: staticNodes });
+    const f = (await post(app, '/filter', extenderArgs(mode, nodes))).json();
+    expect(Value.Check(ExtenderFilterResultSchema, f), JSON.stringify([...Value.Errors(ExtenderFilterResultSchema, f)])).toBe(true);
+    const p = (await post(app, '/prioritize', extenderArgs(mode, nodes))).json();
+    expect(Value.Check(HostPriorityListSchema, p)).toBe(true);
+    await app.close();
+  });
+
   test('node names that need JSON escaping come back intact from filter and prioritize', async ({ app }) => {
     const names = ['plain-node.1', 'quote"d', 'back\\slash', 'tab\there', 'ünïcode', '\u2028line', ''];
     const f = await post(app, '/filter', { Pod: {}, NodeNames: names, Nodes: null });
