@@ -25,12 +25,17 @@ export interface Evaluation {
   readonly failOpenKind?: FailOpenReason;
 }
 
-/** Basis shown for known nodes that `scoreOnly` left out. */
-export const NOT_SCORED = 'not scored here: no power cap to check';
+/** Which known candidates to score, and the basis /explain shows for the ones left out. */
+export interface ScoreSubset {
+  readonly select: (i: number) => boolean;
+  readonly leftOutBasis: string;
+}
+
+const nanColumn = (n: number): Float64Array => new Float64Array(n).fill(NaN);
 
 /**
- * Scores the known candidates (all of them, or those `scoreOnly` selects) in one scorer call. Unknown nodes and
- * nodes left out keep NaN columns; only unknown nodes count towards "no node could be scored".
+ * Scores the known candidates (all of them, or the `subset`) in one scorer call. Unknown nodes and nodes left
+ * out keep NaN columns; only unknown nodes count towards "no node could be scored".
  */
 export async function evaluate(
   scorer: Scorer,
@@ -38,31 +43,31 @@ export async function evaluate(
   names: readonly string[],
   states: readonly (NodeState | undefined)[],
   inventoryReady: boolean,
-  scoreOnly?: (i: number) => boolean,
+  subset?: ScoreSubset,
 ): Promise<Evaluation> {
   const n = names.length;
   const empty = (failOpenKind: FailOpenReason, failOpen: string): Evaluation => ({
     pod, scorer: scorer.name, names, failOpen, failOpenKind,
-    marginalWatts: new Float64Array(n).fill(NaN), powerWithPodWatts: new Float64Array(n).fill(NaN), basis: new Array<undefined>(n), skipped: new Map(),
+    marginalWatts: nanColumn(n), powerWithPodWatts: nanColumn(n), basis: new Array<undefined>(n), skipped: new Map(),
   });
   if (!inventoryReady) return empty('inventory_not_ready', 'node inventory has not finished its initial load');
 
   // Usually every node is known and scored, and the scorer's columns are used as they are; otherwise score the
   // selected known ones and spread their columns back to request positions.
-  const allKnown = !scoreOnly && states.every((s) => s !== undefined);
+  const allKnown = !subset && states.every((s) => s !== undefined);
   const index: number[] = [];
   const known: NodeState[] = allKnown ? (states as NodeState[]) : [];
   let leftOut = 0;
   if (!allKnown) {
     states.forEach((s, i) => {
       if (!s) return;
-      if (scoreOnly && !scoreOnly(i)) leftOut++;
+      if (subset && !subset.select(i)) leftOut++;
       else known.push(s), index.push(i);
     });
   }
   if (known.length === 0 && leftOut > 0) {
-    const basis = states.map((s) => (s ? NOT_SCORED : undefined));
-    return { pod, scorer: scorer.name, names, marginalWatts: new Float64Array(n).fill(NaN), powerWithPodWatts: new Float64Array(n).fill(NaN), basis, skipped: new Map() };
+    const basis = states.map((s) => (s ? subset?.leftOutBasis : undefined));
+    return { pod, scorer: scorer.name, names, marginalWatts: nanColumn(n), powerWithPodWatts: nanColumn(n), basis, skipped: new Map() };
   }
 
   let batch: Awaited<ReturnType<Scorer['score']>>;
@@ -79,9 +84,10 @@ export async function evaluate(
   if (allKnown) {
     ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped };
   } else {
-    const marginal = new Float64Array(n).fill(NaN);
-    const withPod = new Float64Array(n).fill(NaN);
-    const basis: (string | undefined)[] = states.map((s) => (s ? NOT_SCORED : undefined));
+    const marginal = nanColumn(n);
+    const withPod = nanColumn(n);
+    // Known nodes the subset left out get its basis; scored ones are overwritten below.
+    const basis: (string | undefined)[] = states.map((s) => (s ? subset?.leftOutBasis : undefined));
     const skipped = new Map<number, string>();
     index.forEach((to, from) => {
       marginal[to] = batch.marginalWatts[from] as number;

@@ -18,7 +18,7 @@ import { canonicalizeExtenderArgs, canonicalizePreemptionArgs } from '../protoco
 import { nodeItemSpans } from '../protocol/raw-items.js';
 import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
 import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
-import { capViolations, evaluate, priorities, type Evaluation } from '../decisions/evaluate.js';
+import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
 import type { Scoring } from '../plugins/scoring.js';
 import type { ExtenderMetrics } from '../plugins/metrics.js';
 
@@ -45,7 +45,7 @@ const PLAIN_NAME = /^[a-z0-9.-]*$/;
 const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}`);
 
 /** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
-export function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
+function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
   let out = '[';
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
@@ -102,10 +102,10 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
   };
 
-  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs, scoreOnly?: (c: Candidates) => (i: number) => boolean): Promise<{ c: Candidates; ev: Evaluation }> => {
+  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs, subset?: (c: Candidates) => ScoreSubset): Promise<{ c: Candidates; ev: Evaluation }> => {
     const c = candidates(args);
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, scoreOnly?.(c));
+    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, subset?.(c));
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
@@ -176,7 +176,10 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
     async (req, reply) => {
       // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest.
-      const { c, ev } = await judge('filter', req, req.body, (cand) => (i) => cand.states[i]?.annotations[ANNOTATIONS.powerCapWatts] !== undefined);
+      const { c, ev } = await judge('filter', req, req.body, (cand) => ({
+        select: (i) => cand.states[i]?.annotations[ANNOTATIONS.powerCapWatts] !== undefined,
+        leftOutBasis: 'not scored here: no power cap to check',
+      }));
       const failed = capViolations(ev, c.states);
       explain.recordFilter(ev, failed);
       const FailedNodes: Record<string, string> = {};
