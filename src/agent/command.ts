@@ -9,7 +9,14 @@ import { WS_ERR_AGENT_KUBERNETES, WS_ERR_USAGE } from '../shared/errors.js';
 import { DEFAULT_PORTS, ENV_PREFIX } from '../shared/names.js';
 import type { NodeReport } from '../shared/wire/agent.js';
 import { type SelectOptions, selectCollector } from './collector/select.js';
-import { createMetrics, buildServer } from './exporter/server.js';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EnergyLedger, readCheckpoint } from './attribution/ledger.js';
+import { createMetrics } from './exporter/metrics.js';
+import { buildServer } from './exporter/server.js';
+import { openNodePower } from './meter/select.js';
+import { NodeCpu } from './meter/procstat.js';
+import { EnergyAccounting } from './monitor/energy.js';
 import { Monitor } from './monitor/monitor.js';
 import { KubePodDirectory, type PodDirectory, StandalonePods, kubeconfigSource } from './resource/pods.js';
 
@@ -96,18 +103,42 @@ async function podDirectory(config: AgentConfig, node: string, log: Logger, env:
   }
 }
 
+/** Meters, model, ledger (restored from the checkpoint) and attribution, as configured. */
+export async function openEnergy(config: AgentConfig, log: Logger, opts: { checkpoint?: boolean } = {}): Promise<EnergyAccounting> {
+  const p = config.power;
+  const power = await openNodePower(p, log);
+  const ledger = new EnergyLedger({ retentionMs: p.retentionMs, maxPods: p.maxPods });
+  let checkpointPath: string | null = opts.checkpoint === false || p.checkpointPath === '' ? null : p.checkpointPath;
+  if (checkpointPath !== null) {
+    try {
+      mkdirSync(dirname(checkpointPath), { recursive: true });
+      const why = readCheckpoint(checkpointPath, ledger);
+      if (why === null) log.info({ path: checkpointPath, pods: ledger.pods.size }, 'energy totals restored from the checkpoint');
+      else log.info({ path: checkpointPath }, why);
+    } catch (err) {
+      log.error({ err, path: checkpointPath }, 'checkpoint directory unusable; totals will not survive a restart');
+      checkpointPath = null;
+    }
+  }
+  const cpu = new NodeCpu(p.procRoot);
+  return new EnergyAccounting({ power, nodeCpu: () => cpu.read(), ledger, policy: p.idlePolicy, checkpointPath, log });
+}
+
 /** Two readings one interval apart, as one report. Exported for tests and for `--once`. */
 export async function collectOnce(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, opts: SelectOptions = {}, log?: Logger): Promise<NodeReport> {
   const logger = log ?? pino({ level: 'silent' });
   const { collector, layout } = selectCollector(config, opts);
   const node = nodeName(config, env);
   const pods = await podDirectory(config, node, logger, env);
+  // A one-off reading must not move the totals a running agent keeps, so it reads no checkpoint and writes none.
+  const energy = await openEnergy(config, logger, { checkpoint: false });
   try {
-    const monitor = new Monitor({ collector, pods, layout, node });
+    const monitor = new Monitor({ collector, pods, layout, node, energy });
     await monitor.tick();
     await new Promise((r) => setTimeout(r, config.intervalMs));
     return await monitor.tick();
   } finally {
+    await energy.close();
     await collector.close();
     await pods.close();
   }
@@ -119,6 +150,10 @@ function table(r: NodeReport): string {
     `counters live: ${Object.entries(r.counters).filter(([, s]) => s.live).map(([n]) => n).join(', ') || 'none'}`,
     `${'cpu cores'.padStart(10)} ${'switch/s'.padStart(10)}  cgroup`,
   ];
+  if (r.power) {
+    const p = r.power;
+    lines.push(`power ${p.watts.toFixed(1)} W (source ${p.source}${p.model ? `, model ${p.model.id}` : ''}), idle ${p.idleWatts.toFixed(1)} W, cpu ${(p.cpuUtilisation * 100).toFixed(1)} %, idle policy ${p.idlePolicy}`);
+  }
   const rows = [...r.cgroups].sort((a, b) => b.rates.cpuSeconds - a.rates.cpuSeconds).slice(0, 25);
   for (const c of rows) {
     lines.push(`${c.rates.cpuSeconds.toFixed(3).padStart(10)} ${(c.rates.contextSwitches ?? 0).toFixed(0).padStart(10)}  ${c.path ?? `id ${c.id}`}${c.exited ? ' (exited)' : ''}`);
@@ -145,14 +180,16 @@ export async function main(argv: string[]): Promise<void> {
   else log.info({ collector: status.name, variant: status.variant, counters: collector.counters() }, 'collector ready');
   const node = nodeName(config, process.env);
   const pods = await podDirectory(config, node, log, process.env);
+  const energy = await openEnergy(config, log);
   let observe: (s: number) => void = () => {};
-  const monitor = new Monitor({ collector, pods, layout, node, log, onRead: (s) => observe(s) });
-  const { registry, observeRead } = createMetrics(monitor);
+  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s) });
+  const { registry, observeRead } = createMetrics(monitor, { keplerNames: config.metrics.keplerNames, node });
   observe = observeRead;
   const app = await buildServer({ monitor, intervalMs: config.intervalMs, registry, logger: log });
   // Release in reverse order of acquisition: stop reading, stop serving, then detach the BPF program.
   app.addHook('onClose', async () => {
     monitor.stop();
+    await energy.close();
     await pods.close();
     await collector.close();
   });

@@ -35,7 +35,7 @@ describe('buildReport', () => {
     counters: {},
     kubernetes: { mode: 'standalone' as const, detail: 'd' },
     lookupPod: (uid: string) =>
-      uid === UID ? { uid, namespace: 'shop', name: 'web-1', qos: 'burstable' as const, workload: { kind: 'Deployment' as const, namespace: 'shop', name: 'web', id: 'shop/Deployment/web' } } : undefined,
+      uid === UID ? { uid, namespace: 'shop', name: 'web-1', qos: 'burstable' as const, workload: { kind: 'Deployment' as const, namespace: 'shop', name: 'web', id: 'shop/Deployment/web' }, cpuRequestCores: 0, containerNames: new Map<string, string>() } : undefined,
   };
 
   test('groups container cgroups into pods with summed counters and rates; others stay cgroups', () => {

@@ -3,7 +3,7 @@ import { test as base, describe, expect } from 'vitest';
 import Value from 'typebox/value';
 import type { FastifyInstance } from 'fastify';
 import type { Collector, CollectorReading } from '../../src/agent/collector/types.js';
-import { buildServer, createMetrics } from '../../src/agent/exporter/server.js';
+XX
 import { Monitor } from '../../src/agent/monitor/monitor.js';
 import { StandalonePods } from '../../src/agent/resource/pods.js';
 import { type CounterName, type CounterStatus, NodeReportSchema } from '../../src/shared/wire/agent.js';

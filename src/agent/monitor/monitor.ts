@@ -6,6 +6,7 @@ import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { Collector, CollectorReading } from '../collector/types.js';
 import type { CgroupLayout } from '../resource/cgroupfs.js';
 import type { PodDirectory } from '../resource/pods.js';
+import type { EnergyAccounting } from './energy.js';
 import { buildReport } from './report.js';
 
 export interface Clock {
@@ -21,6 +22,8 @@ export interface MonitorOptions {
   node: string;
   clock?: Clock;
   log?: Logger;
+  /** Node power, attribution and energy totals; absent: counters only. */
+  energy?: EnergyAccounting;
   /** Called with each reading's duration, for the read-duration histogram. */
   onRead?: (seconds: number) => void;
 }
@@ -33,6 +36,7 @@ export class Monitor {
   private running = false;
   private readonly clock: Clock;
   private owners = new Map<string, CgroupOwner>();
+  powerErrors = 0;
 
   constructor(private readonly opts: MonitorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -40,6 +44,10 @@ export class Monitor {
 
   get collector(): Collector {
     return this.opts.collector;
+  }
+
+  get energy(): EnergyAccounting | undefined {
+    return this.opts.energy;
   }
 
   /** Takes one reading and publishes the report built from it and the reading before. */
@@ -56,7 +64,7 @@ export class Monitor {
       owners.set(path, o);
       return o;
     };
-    const report = buildReport(this.previous, reading, {
+    let report = buildReport(this.previous, reading, {
       ownerOf,
       node: this.opts.node,
       at: this.clock.now(),
@@ -66,6 +74,15 @@ export class Monitor {
       kubernetes: this.opts.pods.status(),
       lookupPod: (uid) => this.opts.pods.lookup(uid),
     });
+    if (this.opts.energy !== undefined) {
+      try {
+        report = await this.opts.energy.account(report, (uid) => this.opts.pods.lookup(uid), reading.monotonicNs);
+      } catch (err) {
+        // Counters are still worth serving; the missing `power` section says that this interval has no watts.
+        this.powerErrors += 1;
+        this.opts.log?.error({ err }, 'power accounting failed for this interval');
+      }
+    }
     this.owners = owners;
     this.previous = reading;
     this.report = Object.freeze(report);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Qos, Workload } from '../../shared/wire/agent.js';
+import { cpuMillicores } from '../../shared/quantity.js';
 import { type PodLike, qosOf, workloadOf } from './workload.js';
 
 export interface PodMeta {
@@ -14,6 +15,25 @@ export interface PodMeta {
   name: string;
   qos: Qos | null;
   workload: Workload;
+  /** Sum of the containers' CPU requests, cores (0 when none request CPU): the cpu-request idle policy's weight. */
+  cpuRequestCores: number;
+  /** Runtime container ID (without the "containerd://" scheme) -> container name. */
+  containerNames: ReadonlyMap<string, string>;
+}
+
+/** CPU requests and container names from the pod object (the parts attribution needs). */
+export function podResources(pod: PodLike): { cpuRequestCores: number; containerNames: Map<string, string> } {
+  let milli = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    const q = c.resources?.requests?.['cpu'];
+    const m = q === undefined ? undefined : cpuMillicores(q);
+    if (m !== undefined) milli += m;
+  }
+  const containerNames = new Map<string, string>();
+  for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) {
+    if (s.containerID) containerNames.set(s.containerID.replace(/^[a-z-]+:\/\//, ''), s.name);
+  }
+  return { cpuRequestCores: milli / 1000, containerNames };
 }
 
 export interface PodDirectory {
@@ -39,6 +59,7 @@ export class PodIndex {
       name: pod.metadata?.name ?? uid,
       qos: qosOf(pod),
       workload: workloadOf(pod),
+      ...podResources(pod),
     });
   }
 

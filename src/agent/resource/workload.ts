@@ -20,7 +20,12 @@ export interface PodLike {
     annotations?: Record<string, string> | undefined;
     ownerReferences?: OwnerRef[] | undefined;
   } | undefined;
-  status?: { qosClass?: string | undefined } | undefined;
+  spec?: { containers?: { name: string; resources?: { requests?: Record<string, string | number> | undefined } | undefined }[] | undefined } | undefined;
+  status?: {
+    qosClass?: string | undefined;
+    containerStatuses?: { name: string; containerID?: string | undefined }[] | undefined;
+    initContainerStatuses?: { name: string; containerID?: string | undefined }[] | undefined;
+  } | undefined;
 }
 
 // CronJob controllers name their Jobs "<cronjob>-<scheduled time in Unix minutes>"; the suffix has 8+ digits.

@@ -62,6 +62,54 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    power: Type.Object(
+      {
+        /** Meters to try, best first; the model estimate is always the last layer. nvidia is additive (GPUs). */
+        meters: Type.Array(Type.Union([Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia')]), {
+          default: ['acpi', 'rapl', 'hwmon', 'nvidia'],
+        }),
+        powercapRoot: Type.String({ minLength: 1, default: '/sys/class/powercap' }),
+        hwmonRoot: Type.String({ minLength: 1, default: '/sys/class/hwmon' }),
+        procRoot: Type.String({ minLength: 1, default: '/proc' }),
+        dmiRoot: Type.String({ minLength: 1, default: '/sys/class/dmi/id' }),
+        nvidia: Type.Object(
+          {
+            command: Type.String({ minLength: 1, default: 'nvidia-smi' }),
+            /** nvidia-smi -lms period; each interval's GPU watts is the mean of the samples in it. */
+            periodMs: Type.Integer({ minimum: 20, maximum: 60_000, default: 100 }),
+            startTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        model: Type.Object(
+          {
+            /** Watts at 0,10,…,100 % CPU: overrides the shipped model for this node. */
+            curve: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 })),
+            /** Directory with index.json and the shipped ONNX models; default: models/ in the package. */
+            modelsDir: Type.Optional(Type.String({ minLength: 1 })),
+            /** Hardware year for the curve model when DMI has no BIOS date. */
+            defaultYear: Type.Integer({ minimum: 1990, maximum: 2100, default: 2020 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** Who pays for idle power: none (its own row), even (per pod), cpu-request, cpu-time. See docs/agent.md. */
+        idlePolicy: Type.Union([Type.Literal('none'), Type.Literal('even'), Type.Literal('cpu-request'), Type.Literal('cpu-time')], { default: 'none' }),
+        /** How long a finished pod's final totals stay exported. */
+        retentionMs: Type.Integer({ minimum: 0, maximum: 7 * 86_400_000, default: 600_000 }),
+        /** Hard cap on pods with their own series; more go to the `overflow` row and count as dropped series. */
+        maxPods: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        /** Totals survive restarts through this file (a hostPath in the DaemonSet); empty string: no checkpoint. */
+        checkpointPath: Type.String({ default: '/var/lib/wattsched/agent-energy.json' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    metrics: Type.Object(
+      {
+        /** Also export kepler_{node,pod,container}_cpu_joules_total with Kepler v0.10-v0.11 labels. */
+        keplerNames: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

@@ -89,6 +89,18 @@ export const PodReportSchema = Type.Object(
     containers: Type.Array(Type.String()),
     cumulative: CountersSchema,
     rates: CountersSchema,
+    /** Attributed power: watts this interval, and monotonic totals that survive container churn and restarts. */
+    energy: Type.Optional(
+      Type.Object(
+        {
+          watts: Type.Number({ minimum: 0 }),
+          joules: Type.Number({ minimum: 0 }),
+          cpuSecondsTotal: Type.Number({ minimum: 0 }),
+          contextSwitchesTotal: Type.Number({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -102,6 +114,59 @@ export const CollectorStatusSchema = Type.Object(
     reason: Type.Union([Type.String(), Type.Null()]),
     /** Each backend or program variant tried before this one and why it did not load. */
     attempts: Type.Array(Type.Object({ name: Type.String(), error: Type.String() }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const PowerSourceSchema = Type.Union([Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia'), Type.Literal('model')]);
+
+export const MeterStateSchema = Type.Object(
+  {
+    name: Type.String(),
+    source: Type.Union([PowerSourceSchema, Type.Null()]),
+    /** active: read this interval; standby: a lower layer, not needed; unavailable: never opened; failed: stopped mid-run. */
+    state: Type.Union([Type.Literal('active'), Type.Literal('standby'), Type.Literal('unavailable'), Type.Literal('failed')]),
+    detail: Type.Union([Type.String(), Type.Null()]),
+    failures: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const AttributedRowSchema = Type.Object(
+  {
+    /** System row name (system.slice, root, other, kernel, idle, gpu, overflow) or pod UID. */
+    name: Type.String(),
+    watts: Type.Number(),
+    /** Monotonic total since the first start (kept across restarts by the checkpoint). */
+    joules: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Node power and where it came from, and how it was split; the extender reads this. */
+export const NodePowerSchema = Type.Object(
+  {
+    /** Base layer's source; model means estimated, not measured. */
+    source: PowerSourceSchema,
+    watts: Type.Number({ minimum: 0 }),
+    idleWatts: Type.Number({ minimum: 0 }),
+    zones: Type.Array(
+      Type.Object({ zone: Type.String(), source: PowerSourceSchema, watts: Type.Number(), inTotal: Type.Boolean() }, { additionalProperties: false }),
+    ),
+    model: Type.Union([
+      Type.Object({ id: Type.String(), errorPercent: Type.Union([Type.Number(), Type.Null()]), detail: Type.String() }, { additionalProperties: false }),
+      Type.Null(),
+    ]),
+    meters: Type.Array(MeterStateSchema),
+    /** Node CPU busy fraction over the interval (/proc/stat), 0..1. */
+    cpuUtilisation: Type.Number({ minimum: 0, maximum: 1 }),
+    /** Busy CPU seconds of the node in the interval, all CPUs. */
+    busyCpuSeconds: Type.Number({ minimum: 0 }),
+    idlePolicy: Type.Union([Type.Literal('none'), Type.Literal('even'), Type.Literal('cpu-request'), Type.Literal('cpu-time')]),
+    /** |Σ rows − node| / node this interval. */
+    residualRatio: Type.Number({ minimum: 0 }),
+    /** Non-pod rows: system slices, other, kernel, idle (unassigned), gpu, overflow. */
+    system: Type.Array(AttributedRowSchema),
   },
   { additionalProperties: false },
 );
@@ -123,6 +188,8 @@ export const NodeReportSchema = Type.Object(
     ),
     cgroups: Type.Array(CgroupReportSchema),
     pods: Type.Array(PodReportSchema),
+    /** Absent when power accounting is off (power.enabled=false). */
+    power: Type.Optional(NodePowerSchema),
   },
   { additionalProperties: false },
 );
@@ -136,3 +203,5 @@ export type PodReport = Static<typeof PodReportSchema>;
 export type CollectorStatus = Static<typeof CollectorStatusSchema>;
 export type NodeReport = Static<typeof NodeReportSchema>;
 export type Qos = Static<typeof QosSchema>;
+export type NodePower = Static<typeof NodePowerSchema>;
+export type MeterStateReport = Static<typeof MeterStateSchema>;

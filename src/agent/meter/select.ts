@@ -1,0 +1,51 @@
+// Opens the configured meters best first (ACPI platform meter, RAPL, hwmon), the GPUs beside them, and the model
+// layer last, which always opens. Every meter that does not open is kept with its reason for /v1/node.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../../shared/config/agent.js';
+import { monotonicNs } from '../collector/types.js';
+import { readHardware } from './hardware.js';
+import { HwmonMeter } from './hwmon.js';
+import { NodePower } from './layers.js';
+import { ModelMeter, chooseNodeCurve } from './model.js';
+import { NvidiaMeter } from './nvidia.js';
+import { RaplMeter } from './rapl.js';
+import type { Meter, MeterOpen, MeterUnavailable } from './types.js';
+
+/** models/ of the package: dist/src/agent/meter -> ../../../../models, src/agent/meter -> ../../../models. */
+export function defaultModelsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const up = here.includes(`${join('dist', 'src')}`) ? '../../../../models' : '../../../models';
+  return join(here, up);
+}
+
+export async function openNodePower(power: AgentConfig['power'], log?: Logger): Promise<NodePower> {
+  const layers: Meter[] = [];
+  const additive: Meter[] = [];
+  const unavailable: MeterUnavailable[] = [];
+  const take = (o: MeterOpen, into: Meter[]): void => {
+    if ('meter' in o) into.push(o.meter);
+    else {
+      unavailable.push(o.unavailable);
+      log?.info({ meter: o.unavailable.name, reason: o.unavailable.reason }, 'power meter unavailable');
+    }
+  };
+  for (const m of power.meters) {
+    const now = monotonicNs();
+    if (m === 'acpi') take(HwmonMeter.open(power.hwmonRoot, 'acpi', now), layers);
+    else if (m === 'rapl') take(RaplMeter.open(power.powercapRoot, now), layers);
+    else if (m === 'hwmon') take(HwmonMeter.open(power.hwmonRoot, 'hwmon', now), layers);
+    else take(await NvidiaMeter.open(power.nvidia), additive);
+  }
+  const hw = readHardware({ procRoot: power.procRoot, dmiRoot: power.dmiRoot, defaultYear: power.model.defaultYear });
+  const curve = await chooseNodeCurve(hw.hardware, {
+    configured: power.model.curve,
+    modelsDir: power.model.modelsDir ?? defaultModelsDir(),
+    ...(log === undefined ? {} : { log }),
+  });
+  if (hw.assumed.length > 0) curve.detail += `; assumed ${hw.assumed.join(', ')}`;
+  log?.info({ model: curve.id, curve: curve.curve, hardware: hw.hardware, detail: curve.detail }, 'node power model');
+  layers.push(new ModelMeter(curve));
+  return new NodePower(layers, additive, unavailable, log);
+}

@@ -1,0 +1,109 @@
+// Each interval after the counters: node watts from the meter layers, split by the attribution, added to the
+// ledger, checkpointed, then written into the report. The only place meters, attribution and ledger meet.
+import type { Logger } from 'pino';
+import type { NodePower as NodePowerReport, NodeReport } from '../../shared/wire/agent.js';
+import { type IdlePolicy, attribute } from '../attribution/attribute.js';
+import { type EnergyLedger, writeCheckpoint } from '../attribution/ledger.js';
+import { intervalRows } from '../attribution/rows.js';
+import type { NodePower } from '../meter/layers.js';
+import type { NodeCpuInterval } from '../meter/procstat.js';
+import type { PodMeta } from '../resource/pods.js';
+
+export interface EnergyOptions {
+  power: NodePower;
+  /** Node CPU over the interval since the previous call (NodeCpu.read in production). */
+  nodeCpu: () => NodeCpuInterval;
+  ledger: EnergyLedger;
+  policy: IdlePolicy;
+  checkpointPath: string | null;
+  wallMs?: () => number;
+  log?: Logger;
+}
+
+export class EnergyAccounting {
+  checkpointFailures = 0;
+
+  constructor(private readonly opts: EnergyOptions) {}
+
+  get ledger(): EnergyLedger {
+    return this.opts.ledger;
+  }
+
+  get power(): NodePower {
+    return this.opts.power;
+  }
+
+  async account(report: NodeReport, lookupPod: (uid: string) => PodMeta | undefined, monotonicNs: number): Promise<NodeReport> {
+    const cpu = this.opts.nodeCpu();
+    const sample = await this.opts.power.read({ monotonicNs, cpuUtilisation: cpu.utilisation });
+    const rows = intervalRows(report, lookupPod);
+    const podRequests = new Map<string, number>();
+    for (const r of rows) if (r.identity.kind === 'container') podRequests.set(r.identity.podUid, lookupPod(r.identity.podUid)?.cpuRequestCores ?? 0);
+    const a = attribute({
+      nodeWatts: sample.watts,
+      idleWatts: sample.idleWatts,
+      gpuWatts: sample.additiveWatts,
+      nodeBusySeconds: cpu.busySeconds,
+      consumers: rows.map((r) => ({ key: r.key, pod: r.identity.kind === 'container' ? r.identity.podUid : null, cpuSeconds: r.cpuSeconds })),
+      podRequests,
+      policy: this.opts.policy,
+    });
+    let charged = 0;
+    for (const r of rows) charged += r.cpuSeconds;
+    const containers: Parameters<EnergyLedger['apply']>[0]['containers'] = [];
+    const system: Parameters<EnergyLedger['apply']>[0]['system'] = [
+      { name: 'kernel', watts: a.kernelWatts, cpuSeconds: Math.max(0, cpu.busySeconds - charged), contextSwitches: 0 },
+      { name: 'idle', watts: a.idleUnassignedWatts, cpuSeconds: 0, contextSwitches: 0 },
+      { name: 'gpu', watts: a.gpuWatts, cpuSeconds: 0, contextSwitches: 0 },
+    ];
+    rows.forEach((r, i) => {
+      const watts = (a.rows[i] as { watts: number }).watts;
+      if (r.identity.kind === 'container') {
+        const meta = lookupPod(r.identity.podUid);
+        containers.push({
+          podUid: r.identity.podUid,
+          labels: { pod: meta?.name ?? r.identity.podUid, namespace: meta?.namespace ?? '', workload: meta?.workload.id ?? '' },
+          container: r.identity.container,
+          watts,
+          cpuSeconds: r.cpuSeconds,
+          contextSwitches: r.contextSwitches,
+        });
+      } else {
+        system.push({ name: r.identity.name, watts, cpuSeconds: r.cpuSeconds, contextSwitches: r.contextSwitches });
+      }
+    });
+    const nowMs = (this.opts.wallMs ?? Date.now)();
+    const ledger = this.opts.ledger;
+    ledger.apply({ atMs: nowMs, seconds: report.intervalSeconds, containers, system, zones: sample.zones, node: { source: sample.source, watts: sample.watts } });
+    if (this.opts.checkpointPath !== null) {
+      try {
+        writeCheckpoint(this.opts.checkpointPath, ledger, nowMs);
+      } catch (err) {
+        this.checkpointFailures += 1;
+        this.opts.log?.error({ err, path: this.opts.checkpointPath }, 'cannot write the energy checkpoint; totals will not survive a restart');
+      }
+    }
+    const power: NodePowerReport = {
+      source: sample.source,
+      watts: sample.watts,
+      idleWatts: sample.idleWatts,
+      zones: sample.zones,
+      model: sample.model ?? null,
+      meters: this.opts.power.states(),
+      cpuUtilisation: cpu.utilisation,
+      busyCpuSeconds: cpu.busySeconds,
+      idlePolicy: this.opts.policy,
+      residualRatio: ledger.residualRatio(),
+      system: [...ledger.system.entries()].map(([name, e]) => ({ name, watts: e.watts, joules: e.joules })),
+    };
+    const pods = report.pods.map((p) => {
+      const e = ledger.pods.get(p.uid);
+      return e === undefined ? p : { ...p, energy: { watts: e.watts, joules: e.totals.joules, cpuSecondsTotal: e.totals.cpuSeconds, contextSwitchesTotal: e.totals.contextSwitches } };
+    });
+    return { ...report, pods, power };
+  }
+
+  async close(): Promise<void> {
+    await this.opts.power.close();
+  }
+}
