@@ -1,0 +1,114 @@
+// nvidia-smi sampling: the parser replays the recorded H100 run (shared/data/gpu-h100), and the meter runs against
+// a stand-in nvidia-smi (a shell script printing recorded lines), including the sampler dying mid-run.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { NvidiaMeter, SMI_FIELDS, SmiAccumulator, parseSmiLine, smiHeaderFields } from '../../src/agent/meter/nvidia.js';
+import { FakeTree } from './fake-sysfs.js';
+
+const DATA = '/work/shared/data/gpu-h100/gpu_samples.csv';
+const here = existsSync(DATA);
+let tree: FakeTree | undefined;
+afterEach(() => tree?.cleanup());
+
+describe('parseSmiLine', () => {
+  test.each([
+    { why: 'numbers', line: '0, 121.07, 0, 0, 1980', want: { index: 0, 'power.draw': 121.07, 'utilization.gpu': 0, 'utilization.memory': 0, 'clocks.current.sm': 1980 } },
+    { why: '[N/A] is null, never 0', line: '1, [N/A], 55, 3, 1410', want: { index: 1, 'power.draw': null, 'utilization.gpu': 55, 'utilization.memory': 3, 'clocks.current.sm': 1410 } },
+    { why: '[Not Supported]', line: '0, 80.5, [Not Supported], 0, 1000', want: { index: 0, 'power.draw': 80.5, 'utilization.gpu': null, 'utilization.memory': 0, 'clocks.current.sm': 1000 } },
+  ])('$why', ({ line, want }) => {
+    expect(parseSmiLine(SMI_FIELDS, line)).toEqual(want);
+  });
+  test('a line with the wrong number of fields, or blank, is not a record', () => {
+    expect(parseSmiLine(SMI_FIELDS, '0, 121.07')).toBeNull();
+    expect(parseSmiLine(SMI_FIELDS, '')).toBeNull();
+  });
+
+  test.skipIf(!here)('replays the recorded H100 run: every one of its 4,180 rows parses, with its power', () => {
+    const [header, ...lines] = readFileSync(DATA, 'utf8').trim().split('\n');
+    const fields = smiHeaderFields(header as string);
+    expect(fields.slice(1, 4)).toEqual(['power.draw', 'power.draw.instant', 'utilization.gpu']);
+    const recs = lines.map((l) => parseSmiLine(fields, l));
+    expect(recs).toHaveLength(4180);
+    expect(recs.every((r) => r !== null && typeof r['power.draw'] === 'number')).toBe(true);
+    // First row of the file: 2026/11/24 20:08:30.386, 121.07, 122.01, 0, 0, 1980, 2619, 35, 0, P0
+    expect(recs[0]).toMatchObject({ 'power.draw': 121.07, 'power.draw.instant': 122.01, 'clocks.current.sm': 1980, 'memory.used': 0, pstate: null });
+  });
+});
+
+describe('SmiAccumulator', () => {
+  test('mean per GPU over the samples since the last take; the last value when none arrived', () => {
+    const a = new SmiAccumulator();
+    a.add({ index: 0, 'power.draw': 100 });
+    a.add({ index: 1, 'power.draw': 300 });
+    a.add({ index: 0, 'power.draw': 110 });
+    a.add({ index: 0, 'power.draw': 120 });
+    expect(a.take()).toEqual([
+      { index: 0, watts: 110, samples: 3 },
+      { index: 1, watts: 300, samples: 1 },
+    ]);
+    expect(a.take()).toEqual([
+      { index: 0, watts: 120, samples: 0 },
+      { index: 1, watts: 300, samples: 0 },
+    ]);
+  });
+});
+
+/** A stand-in nvidia-smi: checks its arguments, prints `lines`, touches `done`, then waits to be killed or exits. */
+function fakeSmi(t: FakeTree, lines: string[], after: 'wait' | 'exit'): { command: string; done: string } {
+  const data = t.write('lines.txt', lines.join('\n'));
+  const done = t.path('done');
+  const script = `#!/bin/sh
+case "$*" in *"--query-gpu=${SMI_FIELDS.join(',')} --format=csv,noheader,nounits -lms 100"*) ;; *) echo "bad args: $*" >&2; exit 2;; esac
+cat ${data}
+touch ${done}
+${after === 'wait' ? 'exec sleep 30' : 'exit 3'}
+`;
+  const command = join(t.root, 'nvidia-smi');
+  writeFileSync(command, script);
+  chmodSync(command, 0o755);
+  return { command, done };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('NvidiaMeter', () => {
+  test.skipIf(!here)('an interval is the mean of the samples that arrived in it (first idle phase of the H100 run)', async () => {
+    tree = new FakeTree();
+    const [header, ...rows] = readFileSync(DATA, 'utf8').trim().split('\n');
+    const cols = (header as string).split(',').map((s) => s.trim());
+    const pick = (r: string) => {
+      const v = r.split(',').map((s) => s.trim());
+      return [0, v[cols.indexOf('power.draw [W]')], v[cols.indexOf('utilization.gpu [%]')], v[cols.indexOf('utilization.memory [%]')], v[cols.indexOf('clocks.current.sm [MHz]')]].join(', ');
+    };
+    const first = rows.slice(0, 50);
+    const expected = first.map((r) => Number(r.split(',')[1])).reduce((a, b) => a + b, 0) / first.length;
+    const { command, done } = fakeSmi(tree, first.map(pick), 'wait');
+    const o = await NvidiaMeter.open({ command, periodMs: 100, startTimeoutMs: 5000 });
+    if (!('meter' in o)) throw new Error(o.unavailable.reason);
+    await until(() => existsSync(done));
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await o.meter.read();
+    expect(r.zones).toHaveLength(1);
+    expect(r.zones[0]?.zone).toBe('gpu-0');
+    expect(r.watts).toBeCloseTo(expected, 9);
+    await o.meter.close();
+  });
+
+  test('a sampler that exits mid-run makes read() throw with its exit status', async () => {
+    tree = new FakeTree();
+    const { command, done } = fakeSmi(tree, ['0, 100.0, 10, 1, 1500', '1, 200.0, 90, 40, 1900'], 'exit');
+    const o = await NvidiaMeter.open({ command, periodMs: 100, startTimeoutMs: 5000 });
+    if (!('meter' in o)) throw new Error(o.unavailable.reason);
+    await until(() => existsSync(done));
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(o.meter.read()).rejects.toThrow(/exited \(code 3\)/);
+  });
+
+  test('no nvidia-smi: unavailable, with the reason', async () => {
+    const o = await NvidiaMeter.open({ command: '/nonexistent/wattsched-t9/nvidia-smi', periodMs: 100, startTimeoutMs: 2000 });
+    expect(o).toEqual({ unavailable: { name: 'nvidia', reason: '/nonexistent/wattsched-t9/nvidia-smi: not found (no NVIDIA driver)' } });
+  });
+});
