@@ -90,7 +90,7 @@ describe('NvidiaMeter', () => {
     if (!('meter' in o)) throw new Error(o.unavailable.reason);
     await until(() => existsSync(done));
     await new Promise((r) => setTimeout(r, 50));
-    const r = await o.meter.read();
+    const r = await o.meter.read({ monotonicNs: 0, cpuUtilisation: 0 });
     expect(r.zones).toHaveLength(1);
     expect(r.zones[0]?.zone).toBe('gpu-0');
     expect(r.watts).toBeCloseTo(expected, 9);
@@ -104,7 +104,7 @@ describe('NvidiaMeter', () => {
     if (!('meter' in o)) throw new Error(o.unavailable.reason);
     await until(() => existsSync(done));
     await new Promise((r) => setTimeout(r, 100));
-    await expect(o.meter.read()).rejects.toThrow(/exited \(code 3\)/);
+    await expect(o.meter.read({ monotonicNs: 0, cpuUtilisation: 0 })).rejects.toThrow(/exited \(code 3\)/);
   });
 
   test('no nvidia-smi: unavailable, with the reason', async () => {

@@ -157,8 +157,9 @@ describe.skipIf(!isRoot || !existsSync(cli))('wattsched agent process (built CLI
     expect(report.collector.name).toBe(built ? 'ebpf' : 'fallback');
     expect(report.intervalSeconds).toBeGreaterThan(0.15);
 
+    const checkpoint = join(tmp, 'agent-energy.json');
     const server = spawn(process.execPath, [cli, 'agent', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--interval', '200ms'], {
-      env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off' },
+      env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off', WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: checkpoint },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
@@ -179,7 +180,7 @@ describe.skipIf(!isRoot || !existsSync(cli))('wattsched agent process (built CLI
     const node = (await (await fetch(`http://127.0.0.1:${port}/v1/node`)).json()) as { node: string };
     expect(node.node.length).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain('wattsched_agent_counter_available{counter="cpu_time"} 1');
+    expect(metrics).toContain('wattsched_agent_measurement_available{counter="cpu_time"} 1');
     server.kill('SIGTERM');
     const code = await new Promise((r) => server.once('exit', r));
     clearTimeout(killer);

@@ -1,14 +1,27 @@
-// The HTTP surface, built from its factory with a fake collector and served through inject().
+// The HTTP surface, built from its factory with a scripted collector, a model curve and a scripted /proc/stat, and
+// served through inject(). Power numbers are worked out by hand in the comments.
+import { execFileSync } from 'node:child_process';
 import { test as base, describe, expect } from 'vitest';
 import Value from 'typebox/value';
 import type { FastifyInstance } from 'fastify';
 import type { Collector, CollectorReading } from '../../src/agent/collector/types.js';
-XX
+import { EnergyLedger } from '../../src/agent/attribution/ledger.js';
+import { createMetrics } from '../../src/agent/exporter/metrics.js';
+import { buildServer } from '../../src/agent/exporter/server.js';
+import { NodePower } from '../../src/agent/meter/layers.js';
+import { ModelMeter } from '../../src/agent/meter/model.js';
+import { EnergyAccounting } from '../../src/agent/monitor/energy.js';
 import { Monitor } from '../../src/agent/monitor/monitor.js';
 import { StandalonePods } from '../../src/agent/resource/pods.js';
 import { type CounterName, type CounterStatus, NodeReportSchema } from '../../src/shared/wire/agent.js';
 
-/** A scripted collector: each read returns the next reading, its clock advancing one second. */
+const POD = '0f5b1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+
+/**
+ * A scripted collector: each read returns the next reading, its clock advancing one second. The pod's container
+ * uses 0.5 CPU s/s and the root 1 CPU s/s; from the third reading on the container has been replaced by a new one
+ * (new cgroup, counters from 0), as when a container restarts.
+ */
 class ScriptedCollector implements Collector {
   readonly name = 'fallback' as const;
   private n = 0;
@@ -26,7 +39,9 @@ class ScriptedCollector implements Collector {
       monotonicNs: this.n * 1e9,
       dropped: 0,
       cgroups: [
-        { id: '42', path: `/kubepods/besteffort/pod0f5b1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b/${'c'.repeat(64)}`, exited: false, counters: { cpuSeconds: this.n * 0.5, contextSwitches: this.n * 100 } },
+        this.n < 3
+          ? { id: '42', path: `/kubepods/besteffort/pod${POD}/${'c'.repeat(64)}`, exited: false, counters: { cpuSeconds: this.n * 0.5, contextSwitches: this.n * 100 } }
+          : { id: '43', path: `/kubepods/besteffort/pod${POD}/${'d'.repeat(64)}`, exited: false, counters: { cpuSeconds: (this.n - 2) * 0.5, contextSwitches: (this.n - 2) * 100 } },
         { id: '1', path: '/', exited: false, counters: { cpuSeconds: this.n } },
       ],
     };
@@ -39,11 +54,20 @@ class ScriptedCollector implements Collector {
 const test = base.extend<{ app: FastifyInstance; monitor: Monitor }>({
   monitor: async ({}, use) => {
     const collector = new ScriptedCollector();
-    const monitor = new Monitor({ collector, pods: new StandalonePods('test'), layout: { name: 'v2', v2Path: '/x' }, node: 'n1' });
+    // Curve 100..200 W; /proc/stat: 2 busy CPU s per interval, utilisation 0.5 -> 150 W, idle 100 W, dynamic 50 W.
+    const power = new NodePower([new ModelMeter({ curve: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200], id: 'config', errorPercent: null, detail: 'test' })], [], [{ name: 'rapl', reason: 'no zones' }]);
+    const energy = new EnergyAccounting({
+      power,
+      nodeCpu: () => ({ utilisation: 0.5, busySeconds: 2 }),
+      ledger: new EnergyLedger({ retentionMs: 60_000, maxPods: 100 }),
+      policy: 'none',
+      checkpointPath: null,
+    });
+    const monitor = new Monitor({ collector, pods: new StandalonePods('test'), layout: { name: 'v2', v2Path: '/x' }, node: 'n1', energy });
     await use(monitor);
   },
   app: async ({ monitor }, use) => {
-    const { registry, observeRead } = createMetrics(monitor);
+    const { registry, observeRead } = createMetrics(monitor, { keplerNames: true, node: 'n1' });
     observeRead(0.002);
     const app = await buildServer({ monitor, intervalMs: 1000, registry });
     await use(app);
@@ -67,21 +91,72 @@ describe('agent HTTP', () => {
     const body = res.json();
     expect(Value.Check(NodeReportSchema, body)).toBe(true);
     expect(body.collector).toMatchObject({ name: 'fallback', reason: 'eBPF unavailable: test' });
-    expect(body.pods[0]).toMatchObject({ uid: '0f5b1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b', rates: { cpuSeconds: 0.5, contextSwitches: 100 } });
+    // Charged 1.5 CPU s of 2 busy: kernel 0.5. Dynamic 50 W / 2 s = 25 W per CPU second: pod 12.5, root 25, kernel 12.5.
+    expect(body.pods[0]).toMatchObject({ uid: POD, rates: { cpuSeconds: 0.5, contextSwitches: 100 }, energy: { watts: 12.5, joules: 12.5, cpuSecondsTotal: 0.5 } });
+    expect(body.power).toMatchObject({ source: 'model', watts: 150, idleWatts: 100, model: { id: 'config' }, cpuUtilisation: 0.5, idlePolicy: 'none', residualRatio: 0 });
+    expect(Object.fromEntries(body.power.system.map((r: { name: string; watts: number }) => [r.name, r.watts]))).toEqual({ kernel: 12.5, idle: 100, gpu: 0, root: 25 });
+    expect(body.power.meters).toEqual([
+      { name: 'model', source: 'model', state: 'active', detail: null, failures: 0 },
+      { name: 'rapl', source: null, state: 'unavailable', detail: 'no zones', failures: 0 },
+    ]);
     expect((await app.inject('/healthz')).json()).toMatchObject({ status: 'ok', collector: 'fallback' });
   });
 
-  test('/metrics exports counter availability, the collector and per-cgroup counters', async ({ app, monitor }) => {
+  test('/metrics: collector, node power by source, per-pod watts and joules, residual, meters', async ({ app, monitor }) => {
+    await monitor.tick();
     await monitor.tick();
     const text = (await app.inject('/metrics')).body;
-    expect(text).toContain('wattsched_agent_counter_available{counter="cpu_time"} 1');
-    expect(text).toContain('wattsched_agent_counter_available{counter="cycles"} 0');
+    expect(text).toContain('wattsched_agent_measurement_available{counter="cpu_time"} 1');
+    expect(text).toContain('wattsched_agent_measurement_available{counter="cycles"} 0');
     expect(text).toMatch(/wattsched_agent_collector_active\{collector="fallback",variant="scripted",reason="eBPF unavailable: test"\} 1/);
-    expect(text).toMatch(/wattsched_cgroup_cpu_seconds_total\{cgroup_id="42",[^}]*kind="pod"[^}]*\} 0.5/);
-    expect(text).toMatch(/wattsched_pod_cpu_seconds_total\{pod_uid="0f5b1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"[^}]*\} 0.5/);
+    expect(text).toContain('wattsched_node_watts{source="model"} 150');
+    expect(text).toContain('wattsched_node_joules_total{source="model"} 150');
+    expect(text).toContain(`wattsched_pod_watts{pod="${POD}",namespace="",workload=""} 12.5`);
+    expect(text).toContain(`wattsched_pod_joules_total{pod="${POD}",namespace="",workload=""} 12.5`);
+    expect(text).toContain(`wattsched_container_joules_total{pod="${POD}",namespace="",container="unknown"} 12.5`);
+    expect(text).toContain('wattsched_system_watts{workload="idle"} 100');
+    expect(text).toContain('wattsched_attribution_residual_ratio 0');
+    expect(text).toContain('wattsched_agent_meter_state{meter="rapl",state="unavailable"} 1');
+    expect(text).toContain('wattsched_node_model_info{source="model",model="config"} 1');
+    expect(text).toContain(`kepler_pod_cpu_joules_total{pod_id="${POD}",pod_name="${POD}",pod_namespace="",state="running",zone="package"} 12.5`);
+    expect(text).toContain('kepler_node_cpu_joules_total{zone="node",path="",node_name="n1"} 150');
     expect(text).toContain('wattsched_agent_read_duration_seconds_count 1');
     expect(text).toContain('wattsched_agent_tracked_cgroups 2');
     expect(text).toContain('wattsched_agent_process_resident_memory_bytes');
+    // Only the documented label names: no cgroup ids, paths, container ids or PIDs on any wattsched series.
+    const labelNames = new Set([...text.matchAll(/^wattsched_[a-z_]+\{([^}]*)\}/gm)].flatMap((m) => [...(m[1] as string).matchAll(/([a-z_]+)="/g)].map((x) => x[1])));
+    for (const l of ['cgroup_id', 'path', 'pod_uid', 'container_id', 'pid']) expect(labelNames.has(l)).toBe(false);
+  });
+
+  test('pod CPU seconds and joules never go down when a container is replaced', async ({ app, monitor }) => {
+    const cpu: number[] = [];
+    const joules: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await monitor.tick();
+      const text = (await app.inject('/metrics')).body;
+      cpu.push(Number(/wattsched_pod_cpu_seconds_total\{[^}]*\} ([\d.e-]+)/.exec(text)?.[1]));
+      joules.push(Number(/wattsched_pod_joules_total\{[^}]*\} ([\d.e-]+)/.exec(text)?.[1]));
+    }
+    // 0.5 CPU s per interval after the first reading, through the replacement at the third (the old re-sum fell
+    // back to 0.5 there): 0, 0.5, 1, 1.5, 2; joules 12.5 per interval.
+    expect(cpu).toEqual([0, 0.5, 1, 1.5, 2]);
+    expect(joules).toEqual([0, 12.5, 25, 37.5, 50]);
+  });
+
+  const promtool = (() => {
+    try {
+      execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  test.skipIf(!promtool)('promtool check metrics is clean on /metrics (needs the prometheus package)', async ({ app, monitor }) => {
+    await monitor.tick();
+    await monitor.tick();
+    const text = (await app.inject('/metrics')).body;
+    const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    expect(out.trim()).toBe('');
   });
 
   test('unknown routes are 404, not a crash', async ({ app }) => {
