@@ -1,8 +1,11 @@
 // The model layer: hardware fingerprint from fake /proc and DMI trees, the curve chosen for it (shipped model, else
 // the embedded curve scaled by threads), and the layering that replaces a failing meter by the next, never by 0.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseCpuinfo, readHardware } from '../../src/agent/meter/hardware.js';
 import { NodePower } from '../../src/agent/meter/layers.js';
+import { shippedCurve } from '../../src/agent/meter/curve-child.js';
 import { ModelMeter, chooseNodeCurve, monotoneCurve, scaledDefaultCurve } from '../../src/agent/meter/model.js';
 import { intervalBetween, parseProcStat } from '../../src/agent/meter/procstat.js';
 import type { Meter, MeterInput, PowerReading } from '../../src/agent/meter/types.js';
@@ -65,7 +68,7 @@ describe('node curve', () => {
   const hw = { cpuModel: 'Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz', sockets: 2, cores: 40, threads: 80, memoryGb: 384, year: 2019, nodes: 1, cpuMhz: 2100 };
 
   test('the shipped curve model answers for a described node, with its id and known error', async () => {
-    const c = await chooseNodeCurve(hw, { modelsDir: 'models' });
+    const c = await chooseNodeCurve(hw, { modelsDir: 'models', shipped: shippedCurve });
     expect(c.id).toBe('shipped:curve');
     expect(c.errorPercent).toBe(18.96); // models/index.json curve.grouped.mapePercent
     expect(c.curve).toHaveLength(11);
@@ -73,8 +76,14 @@ describe('node curve', () => {
     expect(c.curve[10]).toBeGreaterThan(c.curve[0] as number);
   });
 
+  const dist = resolve('dist/src/agent/meter/model.js');
+  test.skipIf(!existsSync(dist))('the agent scores it in a child process (built CLI): the same curve as in-process', async () => {
+    const { shippedCurveInChild } = (await import(dist)) as typeof import('../../src/agent/meter/model.js');
+    expect(await shippedCurveInChild('models', hw)).toEqual(await shippedCurve('models', hw));
+  });
+
   test('without the shipped model: the SPECpower median curve scaled by threads/240', async () => {
-    const c = await chooseNodeCurve({ ...hw, threads: 24 }, { modelsDir: '/nonexistent/wattsched-t9' });
+    const c = await chooseNodeCurve({ ...hw, threads: 24 }, { modelsDir: '/nonexistent/wattsched-t9', shipped: shippedCurve });
     expect(c.id).toBe('embedded:specpower-median');
     expect(c.curve[0]).toBeCloseTo(12.3, 9); // 123 W x 0.1
     expect(c.curve[10]).toBeCloseTo(62.9, 9); // 629 W x 0.1

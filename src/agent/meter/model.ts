@@ -1,13 +1,16 @@
 // The last layer: node watts estimated from the node's measured CPU utilisation on a power curve, which never fails.
 // The curve comes, in order, from the configuration, from the shipped curve model (models/curve.onnx) fed the
 // node's hardware description, or from the embedded SPECpower median curve scaled to the node's thread count.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { DEFAULT_POWER_CURVE, type PowerCurve, powerAt, validateCurve } from '../../model/curve.js';
 import { fingerprint } from '../../model/features.js';
-import { OnnxPowerModel, predictCurves } from '../../model/power-model.js';
 import type { NodeHardware } from '../../shared/wire/model.js';
+import type { ShippedCurve } from './curve-child.js';
 import type { Meter, MeterInput, PowerReading } from './types.js';
 
 /** Median thread count of the 178 servers DEFAULT_POWER_CURVE is the median of (shared/data/specpower, same filter). */
@@ -23,12 +26,15 @@ export interface NodeCurve {
   detail: string;
 }
 
-interface IndexEntry {
-  file: string;
-  task: string;
-  fingerprint: string;
-  grouped?: { mapePercent?: number };
-}
+export type ShippedCurveFn = (modelsDir: string, hw: NodeHardware) => Promise<ShippedCurve>;
+
+/** The shipped model scored in a child process (see curve-child.ts); needs the compiled curve-child.js beside us. */
+export const shippedCurveInChild: ShippedCurveFn = async (modelsDir, hw) => {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'curve-child.js');
+  if (!existsSync(script)) throw new Error(`${script} not built`);
+  const { stdout } = await promisify(execFile)(process.execPath, [script, modelsDir, JSON.stringify(hw)], { timeout: 60_000 });
+  return JSON.parse(stdout) as ShippedCurve;
+};
 
 /** Pure: the embedded curve scaled by threads, for a node the shipped model cannot describe. */
 export function scaledDefaultCurve(hw: NodeHardware): PowerCurve {
@@ -43,27 +49,20 @@ export function monotoneCurve(values: readonly number[], origin: string): PowerC
   return validateCurve(out, origin);
 }
 
-export async function chooseNodeCurve(hw: NodeHardware, opts: { configured?: readonly number[] | undefined; modelsDir: string; log?: Logger }): Promise<NodeCurve> {
+export async function chooseNodeCurve(
+  hw: NodeHardware,
+  opts: { configured?: readonly number[] | undefined; modelsDir: string; log?: Logger; shipped?: ShippedCurveFn },
+): Promise<NodeCurve> {
   const fp = fingerprint(hw);
   if (opts.configured !== undefined) {
     return { curve: validateCurve(opts.configured, 'power.model.curve'), id: 'config', errorPercent: null, detail: `configured curve (fingerprint ${fp})` };
   }
   const tried: string[] = [];
   try {
-    const index = JSON.parse(readFileSync(join(opts.modelsDir, 'index.json'), 'utf8')) as Record<string, IndexEntry>;
-    const found = Object.entries(index).find(([, e]) => e.task === 'curve');
-    if (found === undefined) throw new Error(`no curve model in ${opts.modelsDir}/index.json`);
-    const [key, entry] = found;
-    // Scored once at start-up and released: the curve is all the agent needs, and a live session costs memory.
-    const model = await OnnxPowerModel.load(join(opts.modelsDir, entry.file));
-    try {
-      const [values] = await predictCurves(model, [hw]);
-      const curve = monotoneCurve(values ?? [], `shipped model ${key}`);
-      if (!(curve[curve.length - 1]! > 0)) throw new Error(`shipped model ${key} predicts 0 W at full load`);
-      return { curve, id: `shipped:${key}`, errorPercent: entry.grouped?.mapePercent ?? model.metadata.validation.mapePercent, detail: `${entry.fingerprint} model for fingerprint ${fp}` };
-    } finally {
-      await model.close();
-    }
+    const r = await (opts.shipped ?? shippedCurveInChild)(opts.modelsDir, hw);
+    const curve = monotoneCurve(r.values, `shipped model ${r.key}`);
+    if (!((curve[curve.length - 1] as number) > 0)) throw new Error(`shipped model ${r.key} predicts 0 W at full load`);
+    return { curve, id: `shipped:${r.key}`, errorPercent: r.mapePercent, detail: `${r.fingerprint} model for fingerprint ${fp}` };
   } catch (err) {
     tried.push((err as Error).message);
     opts.log?.warn({ err }, 'shipped curve model unusable; using the embedded curve scaled to this node');
