@@ -73,18 +73,25 @@ export function attribute(input: AttributionInput): Attribution {
 
   let idleRows: number[] = cs.map(() => 0);
   let idleUnassignedWatts = idle;
-  const pods = [...new Set(cs.filter((c) => c.pod !== null).map((c) => c.pod as string))];
   // Within one pod, its share goes to its containers by CPU time, or evenly when none ran.
+  const byPod = new Map<string, number[]>();
+  cs.forEach((c, i) => {
+    if (c.pod === null) return;
+    const idx = byPod.get(c.pod);
+    if (idx === undefined) byPod.set(c.pod, [i]);
+    else idx.push(i);
+  });
   const spreadOverPods = (podShares: Map<string, number>): void => {
     const rows = cs.map(() => 0);
     for (const [pod, share] of podShares) {
-      const idx = cs.map((c, i) => (c.pod === pod ? i : -1)).filter((i) => i >= 0);
+      const idx = byPod.get(pod) ?? [];
       const w = split(share, idx.map((i) => Math.max(0, (cs[i] as Consumer).cpuSeconds))) ?? idx.map(() => share / idx.length);
       idx.forEach((i, j) => (rows[i] = w[j] as number));
     }
     idleRows = rows;
     idleUnassignedWatts = 0;
   };
+  const pods = [...byPod.keys()];
   if (input.policy === 'even' && pods.length > 0) {
     spreadOverPods(new Map(pods.map((p) => [p, idle / pods.length])));
   } else if (input.policy === 'cpu-request') {

@@ -1,8 +1,8 @@
 // Totals that only go up: joules, CPU seconds and switches per container, pod, workload, system row and node zone.
 // They are accumulated from each interval's increments, never re-summed from live cgroups, so a pod keeps what its
 // freed containers did. Finished pods stay for `retentionMs` after they were last seen, then are dropped. The
-// whole ledger is written to a checkpoint (temp file + fsync + rename) before each snapshot is published, so no
-// value Prometheus has scraped can come back lower after a restart.
+// whole ledger is written to a checkpoint (temp file + fsync + rename) before its totals are exposed (see
+// EnergyAccounting.persist), so no value Prometheus has scraped can come back lower after a restart.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 export interface Totals {

@@ -33,6 +33,7 @@ const routes: FastifyPluginAsyncTypebox<{ monitor: Monitor; intervalMs: number }
     });
   });
   app.get('/metrics', async (_req, reply) => {
+    monitor.energy?.persist();
     const reg = app.agentRegistry;
     return reply.type(reg.contentType).send(await reg.metrics());
   });
@@ -42,6 +43,7 @@ const routes: FastifyPluginAsyncTypebox<{ monitor: Monitor; intervalMs: number }
     async (_req, reply) => {
       const r = monitor.latest();
       if (r === null) return reply.code(503).send({ error: 'no reading yet' });
+      monitor.energy?.persist();
       return reply.code(200).send(r);
     },
   );

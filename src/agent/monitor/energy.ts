@@ -20,8 +20,13 @@ export interface EnergyOptions {
   log?: Logger;
 }
 
+/** Unscraped totals are persisted at least this often (a scrape persists first anyway). */
+const CHECKPOINT_EVERY_MS = 10_000;
+
 export class EnergyAccounting {
   checkpointFailures = 0;
+  private dirty = false;
+  private lastWriteMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: EnergyOptions) {}
 
@@ -75,14 +80,8 @@ export class EnergyAccounting {
     const nowMs = (this.opts.wallMs ?? Date.now)();
     const ledger = this.opts.ledger;
     ledger.apply({ atMs: nowMs, seconds: report.intervalSeconds, containers, system, zones: sample.zones, node: { source: sample.source, watts: sample.watts } });
-    if (this.opts.checkpointPath !== null) {
-      try {
-        writeCheckpoint(this.opts.checkpointPath, ledger, nowMs);
-      } catch (err) {
-        this.checkpointFailures += 1;
-        this.opts.log?.error({ err, path: this.opts.checkpointPath }, 'cannot write the energy checkpoint; totals will not survive a restart');
-      }
-    }
+    this.dirty = true;
+    if (nowMs - this.lastWriteMs >= CHECKPOINT_EVERY_MS) this.persist();
     const power: NodePowerReport = {
       source: sample.source,
       watts: sample.watts,
@@ -103,7 +102,26 @@ export class EnergyAccounting {
     return { ...report, pods, power };
   }
 
+  /**
+   * Writes the checkpoint if the totals changed since the last write. The HTTP handlers call this before they expose
+   * totals, so a value anyone has read is on disk first and cannot come back lower after a restart, even a SIGKILL;
+   * writing only then (and every 10 s) instead of every interval keeps an fsync and a rename off the 1 s loop.
+   */
+  persist(): void {
+    if (this.opts.checkpointPath === null || !this.dirty) return;
+    const nowMs = (this.opts.wallMs ?? Date.now)();
+    try {
+      writeCheckpoint(this.opts.checkpointPath, this.opts.ledger, nowMs);
+      this.dirty = false;
+      this.lastWriteMs = nowMs;
+    } catch (err) {
+      this.checkpointFailures += 1;
+      this.opts.log?.error({ err, path: this.opts.checkpointPath }, 'cannot write the energy checkpoint; totals will not survive a restart');
+    }
+  }
+
   async close(): Promise<void> {
+    this.persist();
     await this.opts.power.close();
   }
 }
