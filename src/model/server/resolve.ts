@@ -27,13 +27,13 @@ export function resolveModel(store: ModelStore, fp: string): Resolution {
   }
   const want = fingerprintFamily(fp);
   let best: { fp: string; version: number; mape: number } | null = null;
-  for (const e of store.list()) {
-    if (e.fingerprint === fp || e.fingerprint === DESCRIPTION_FINGERPRINT) continue;
-    const v = store.served(e.fingerprint);
+  for (const other of store.fingerprints()) {
+    if (other === fp || other === DESCRIPTION_FINGERPRINT) continue;
+    const v = store.served(other);
     if (!v || v.task !== 'counters') continue;
-    const have = fingerprintFamily(e.fingerprint);
+    const have = fingerprintFamily(other);
     if (have.family !== want.family || have.gpu !== want.gpu || want.family === 'unknown') continue;
-    if (best === null || v.heldOutMapePercent < best.mape) best = { fp: e.fingerprint, version: v.version, mape: v.heldOutMapePercent };
+    if (best === null || v.heldOutMapePercent < best.mape) best = { fp: other, version: v.version, mape: v.heldOutMapePercent };
   }
   if (best) return { match: 'family', fingerprint: best.fp, version: best.version };
   const d = store.has(DESCRIPTION_FINGERPRINT) ? store.served(DESCRIPTION_FINGERPRINT) : null;

@@ -1,13 +1,29 @@
 // Models and sample windows per hardware fingerprint in one local directory (an emptyDir, a host path or a PVC):
-//   <dir>/<fingerprint>/entry.json    hardware, current/pinned version, version list
-//   <dir>/<fingerprint>/v<N>.onnx     every published version, kept for pinning and rollback
-//   <dir>/<fingerprint>/samples.jsonl accepted windows, oldest dropped beyond the configured cap
-// Writes go to a temporary file and are renamed into place, so a crash never leaves half a file behind.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+//   <dir>/<fingerprint>/entry.json     hardware, current/pinned version, version list
+//   <dir>/<fingerprint>/v<N>.onnx      every published version, kept for pinning and rollback
+//   <dir>/<fingerprint>/samples/*.log  accepted windows, an append-only segment log (sample-log.ts)
+// entry.json and model files are written to a temporary file, fsync'ed and renamed into place, so a crash leaves
+// the old or the new file, never half of one. The store bounds what clients can make it keep: the number of
+// fingerprints, sample bytes and windows per fingerprint (oldest segments dropped) and sample bytes in all.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ModelEntry, ModelMetadata, ModelVersion, SampleWindow } from '../../shared/wire/model.js';
-import { WS_ERR_MODEL_NOT_FOUND, WS_ERR_MODEL_INPUT } from '../../shared/errors.js';
+import { FINGERPRINT_MAX_LENGTH } from '../../shared/wire/model.js';
+import { WS_ERR_MODEL_NOT_FOUND, WS_ERR_MODEL_INPUT, WS_ERR_MODEL_LIMIT } from '../../shared/errors.js';
+import { SampleLog, type AppendResult, type SkipReason } from './sample-log.js';
+
+export interface StoreLimits {
+  maxFingerprints: number;
+  maxSamplesPerFingerprint: number;
+  maxSampleBytesPerFingerprint: number;
+  maxSampleBytes: number;
+}
+
+export interface StoreEvents {
+  /** A record or file that could not be read and was left out. */
+  skipped(file: string, reason: SkipReason | 'entry', detail: string): void;
+}
 
 export interface Hardware {
   cpuModel: string;
@@ -26,29 +42,80 @@ interface StoredEntry {
 
 const FINGERPRINT = /^[a-z0-9][a-z0-9._-]*$/;
 
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
+  fsyncPath(tmp);
   renameSync(tmp, path);
+  fsyncPath(join(path, '..'));
 }
+
+const noEvents: StoreEvents = { skipped: () => undefined };
 
 export class ModelStore {
   private readonly entries = new Map<string, StoredEntry>();
-  private readonly sampleCache = new Map<string, SampleWindow[]>();
+  private readonly logs = new Map<string, SampleLog>();
+  private sampleBytes = 0;
+  private loadingAll: Promise<void> | null = null;
 
   constructor(
     readonly dir: string,
-    private readonly maxSamples: number,
+    private readonly limits: StoreLimits,
+    private readonly events: StoreEvents = noEvents,
   ) {
     mkdirSync(dir, { recursive: true });
+    // Only the small entry files are read here; sample logs are indexed by loadSamples() in the background, so a
+    // large store serves at once after a restart.
     for (const name of readdirSync(dir)) {
       const file = join(dir, name, 'entry.json');
-      if (FINGERPRINT.test(name) && existsSync(file)) this.entries.set(name, JSON.parse(readFileSync(file, 'utf8')) as StoredEntry);
+      if (!FINGERPRINT.test(name) || !existsSync(file)) continue;
+      try {
+        this.entries.set(name, JSON.parse(readFileSync(file, 'utf8')) as StoredEntry);
+      } catch (err) {
+        events.skipped(file, 'entry', (err as Error).message);
+      }
     }
   }
 
+  /** Indexes every fingerprint's sample log, one after another; appends wait for it (the store-wide byte cap). */
+  loadSamples(): Promise<void> {
+    this.loadingAll ??= (async () => {
+      for (const fp of [...this.entries.keys()]) await this.log(fp).load();
+    })();
+    return this.loadingAll;
+  }
+
+  private log(fp: string): SampleLog {
+    let l = this.logs.get(fp);
+    if (!l) {
+      const perFp = this.limits.maxSampleBytesPerFingerprint;
+      l = new SampleLog(
+        join(this.folder(fp), 'samples'),
+        { maxBytes: perFp, maxWindows: this.limits.maxSamplesPerFingerprint, segmentBytes: Math.max(64 * 1024, Math.floor(perFp / 8)) },
+        (file, reason, offset, detail) => this.events.skipped(file, reason, `at byte ${offset}: ${detail}`),
+        (delta) => (this.sampleBytes += delta),
+      );
+      this.logs.set(fp, l);
+    }
+    return l;
+  }
+
+  /** Sample bytes on disk over all fingerprints (as far as indexed). */
+  get totalSampleBytes(): number {
+    return this.sampleBytes;
+  }
+
   private folder(fp: string): string {
-    if (!FINGERPRINT.test(fp)) throw new WS_ERR_MODEL_INPUT(`bad fingerprint ${JSON.stringify(fp)}`);
+    if (fp.length > FINGERPRINT_MAX_LENGTH || !FINGERPRINT.test(fp)) throw new WS_ERR_MODEL_INPUT(`bad fingerprint: need 1-${FINGERPRINT_MAX_LENGTH} of a-z 0-9 . _ - starting with a letter or digit`);
     return join(this.dir, fp);
   }
 
@@ -71,19 +138,36 @@ export class ModelStore {
       }
       return existing;
     }
+    if (this.entries.size >= this.limits.maxFingerprints) throw new WS_ERR_MODEL_LIMIT(`${this.entries.size} fingerprints stored, the configured maximum (maxFingerprints); ${fp} is not added`);
     const e: StoredEntry = { fingerprint: fp, hardware: { cpuModel: hardware?.cpuModel ?? '', sockets: hardware?.sockets ?? 0, cores: hardware?.cores ?? 0, gpuModel: hardware?.gpuModel ?? '' }, current: null, pinned: null, versions: [] };
     this.save(e);
     return e;
   }
 
-  entry(fp: string): ModelEntry {
-    const e = this.entries.get(fp);
-    if (!e) throw new WS_ERR_MODEL_NOT_FOUND(`for fingerprint ${fp}`);
-    return { ...e, versions: [...e.versions], samples: this.samples(fp).length };
+  get size(): number {
+    return this.entries.size;
   }
 
-  list(): ModelEntry[] {
-    return [...this.entries.keys()].sort().map((fp) => this.entry(fp));
+  async entry(fp: string): Promise<ModelEntry> {
+    const e = this.entries.get(fp);
+    if (!e) throw new WS_ERR_MODEL_NOT_FOUND(`for fingerprint ${fp}`);
+    const log = this.log(fp);
+    await log.load();
+    return { ...e, versions: [...e.versions], samples: log.windows };
+  }
+
+  /** Fingerprints in name order, without their sample counts (nothing is read). */
+  fingerprints(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  /** One page of entries in fingerprint order, after the `after` cursor; `next` is the cursor of the next page. */
+  async list(limit = Number.MAX_SAFE_INTEGER, after?: string): Promise<{ models: ModelEntry[]; next: string | null }> {
+    const all = this.fingerprints().filter((fp) => after === undefined || fp > after);
+    const page = all.slice(0, limit);
+    const models: ModelEntry[] = [];
+    for (const fp of page) models.push(await this.entry(fp));
+    return { models, next: all.length > page.length ? (page.at(-1) as string) : null };
   }
 
   /** The version agents get by default: the pinned one if any, else the current one. */
@@ -128,7 +212,7 @@ export class ModelStore {
   }
 
   /** Pins the served version (null unpins); retraining keeps publishing behind a pin. */
-  pin(fp: string, version: number | null): ModelEntry {
+  pin(fp: string, version: number | null): Promise<ModelEntry> {
     const e = this.entries.get(fp);
     if (!e) throw new WS_ERR_MODEL_NOT_FOUND(`for fingerprint ${fp}`);
     if (version !== null) this.version(fp, version);
@@ -138,7 +222,7 @@ export class ModelStore {
   }
 
   /** Makes the version before the current one current again. */
-  rollback(fp: string): ModelEntry {
+  rollback(fp: string): Promise<ModelEntry> {
     const e = this.entries.get(fp);
     if (!e || e.current === null) throw new WS_ERR_MODEL_NOT_FOUND(`current version for fingerprint ${fp}`);
     const older = e.versions.filter((v) => v.version < (e.current as number)).map((v) => v.version);
@@ -148,29 +232,50 @@ export class ModelStore {
     return this.entry(fp);
   }
 
-  samples(fp: string): SampleWindow[] {
-    const cached = this.sampleCache.get(fp);
-    if (cached) return cached;
-    const file = join(this.folder(fp), 'samples.jsonl');
-    const rows = existsSync(file)
-      ? readFileSync(file, 'utf8')
-          .split('\n')
-          .filter((l) => l !== '')
-          .map((l) => JSON.parse(l) as SampleWindow)
-      : [];
-    this.sampleCache.set(fp, rows);
-    return rows;
+  /** Every stored window of a fingerprint, oldest first (reads the segment files). */
+  async samples(fp: string): Promise<SampleWindow[]> {
+    return this.entries.has(fp) ? this.log(fp).readAll() : [];
   }
 
-  appendSamples(fp: string, hardware: Partial<Hardware> | undefined, windows: readonly SampleWindow[]): number {
+  async sampleCount(fp: string): Promise<number> {
+    if (!this.entries.has(fp)) return 0;
+    const log = this.log(fp);
+    await log.load();
+    return log.windows;
+  }
+
+  /** Segment files to read the windows from, oldest first; a file may be dropped by the caps while being read. */
+  async sampleFiles(fp: string): Promise<string[]> {
+    if (!this.entries.has(fp)) return [];
+    const log = this.log(fp);
+    await log.load();
+    return log.files();
+  }
+
+  async newestSampleEnd(fp: string): Promise<number> {
+    if (!this.entries.has(fp)) return -Infinity;
+    const log = this.log(fp);
+    await log.load();
+    return log.newestEnd;
+  }
+
+  /**
+   * Stores one upload durably (resolves after fdatasync). A key already stored with the same windows answers
+   * `duplicate` without storing again; with different windows it is an error.
+   */
+  async appendSamples(fp: string, hardware: Partial<Hardware> | undefined, windows: readonly SampleWindow[], key: string | null = null): Promise<AppendResult> {
+    this.folder(fp);
+    await this.loadSamples();
+    if (this.sampleBytes >= this.limits.maxSampleBytes) throw new WS_ERR_MODEL_LIMIT(`the sample store is full (${this.sampleBytes} bytes, maxSampleBytes ${this.limits.maxSampleBytes})`);
     this.ensure(fp, hardware);
-    const all = this.samples(fp);
-    all.push(...windows);
-    const file = join(this.folder(fp), 'samples.jsonl');
-    if (all.length > this.maxSamples) {
-      all.splice(0, all.length - this.maxSamples);
-      writeAtomic(file, all.map((w) => JSON.stringify(w)).join('\n') + '\n');
-    } else appendFileSync(file, windows.map((w) => JSON.stringify(w)).join('\n') + '\n');
-    return all.length;
+    const hash = key === null ? null : createHash('sha256').update(JSON.stringify(windows)).digest('hex');
+    return this.log(fp).append(windows, key, hash, (bytes) => {
+      if (this.sampleBytes + bytes > this.limits.maxSampleBytes) throw new WS_ERR_MODEL_LIMIT(`the sample store holds ${this.sampleBytes} bytes; ${bytes} more would exceed maxSampleBytes ${this.limits.maxSampleBytes}`);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.loadingAll?.catch(() => undefined);
+    for (const l of this.logs.values()) await l.close();
   }
 }

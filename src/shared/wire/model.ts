@@ -53,7 +53,9 @@ export const ModelMetadataSchema = Type.Object({
 });
 export type ModelMetadata = Static<typeof ModelMetadataSchema>;
 
-export const FingerprintSchema = Type.String({ minLength: 1, maxLength: 300, pattern: '^[a-z0-9][a-z0-9._-]*$' });
+/** Fingerprints name a directory on the model server: well inside every filesystem's 255-byte name limit. */
+export const FINGERPRINT_MAX_LENGTH = 128;
+export const FingerprintSchema = Type.String({ minLength: 1, maxLength: FINGERPRINT_MAX_LENGTH, pattern: '^[a-z0-9][a-z0-9._-]*$' });
 
 export const ModelVersionSchema = Type.Object({
   fingerprint: Type.String(),
@@ -80,7 +82,13 @@ export const ModelEntrySchema = Type.Object({
 });
 export type ModelEntry = Static<typeof ModelEntrySchema>;
 
-export const ModelListSchema = Type.Object({ models: Type.Array(ModelEntrySchema) });
+/** One page of GET /v1/models: `next` is the `after` cursor of the following page, null on the last. */
+export const ModelListSchema = Type.Object({ models: Type.Array(ModelEntrySchema), next: Type.Union([Type.String(), Type.Null()]) });
+export const MODEL_LIST_MAX_LIMIT = 500;
+export const ModelListQuerySchema = Type.Object(
+  { limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })), after: Type.Optional(FingerprintSchema) },
+  { additionalProperties: false },
+);
 
 export const ModelResolutionSchema = Type.Object({
   requested: Type.String(),
@@ -120,4 +128,12 @@ export const SampleBatchSchema = Type.Object(
 );
 export type SampleBatch = Static<typeof SampleBatchSchema>;
 
-export const SampleAckSchema = Type.Object({ fingerprint: Type.String(), accepted: Type.Integer(), total: Type.Integer() });
+/**
+ * Header naming one upload (IETF draft-ietf-httpapi-idempotency-key-header): a retry with the same key and the same
+ * windows is stored once and answered `duplicate: true`; the same key with other windows is a 422.
+ */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' });
+
+/** Sent once the upload is on disk (fdatasync'ed): an acknowledged window survives a crash of the server. */
+export const SampleAckSchema = Type.Object({ fingerprint: Type.String(), accepted: Type.Integer(), total: Type.Integer(), duplicate: Type.Boolean() });
