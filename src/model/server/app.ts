@@ -43,6 +43,8 @@ export async function buildModelServer(config: Readonly<ModelServerConfig>, opts
     logger: opts.logger ? undefined : false,
     bodyLimit: config.bodyLimitBytes,
     ...(https ? { https } : {}),
+    // find-my-way answers 414 beyond 100 characters: let over-long fingerprints reach the schema and its reason.
+    maxParamLength: 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);
   // Every failure leaves as { error: WS_ERR_*, message } with a 4xx for the caller's mistakes.

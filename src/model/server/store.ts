@@ -22,7 +22,7 @@ export interface StoreLimits {
 
 export interface StoreEvents {
   /** A record or file that could not be read and was left out. */
-  skipped(file: string, reason: SkipReason | 'entry', detail: string): void;
+  skipped(file: string, reason: SkipReason | 'entry' | 'unreadable', detail: string): void;
 }
 
 export interface Hardware {
@@ -89,7 +89,10 @@ export class ModelStore {
   /** Indexes every fingerprint's sample log, one after another; appends wait for it (the store-wide byte cap). */
   loadSamples(): Promise<void> {
     this.loadingAll ??= (async () => {
-      for (const fp of [...this.entries.keys()]) await this.log(fp).load();
+      for (const fp of [...this.entries.keys()]) {
+        // One unreadable fingerprint must not hold up the others: its own requests report the error.
+        await this.log(fp).load().catch((err: unknown) => this.events.skipped(join(this.dir, fp, 'samples'), 'unreadable', (err as Error).message));
+      }
     })();
     return this.loadingAll;
   }
