@@ -156,7 +156,7 @@ describe('retraining publishes only improvements', () => {
     // Everything survives a restart of the store on the same directory.
     const reopened = new ModelStore(dir, LIMITS);
     expect(await reopened.entry(FP)).toMatchObject({ current: 1, samples: WINDOWS.length });
-    expect(reopened.onnx(FP, 2).length).toBeGreaterThan(100);
+    expect((await reopened.onnx(FP, 2)).length).toBeGreaterThan(100);
     await store.close();
     await reopened.close();
   });

@@ -64,7 +64,7 @@ const plugin: FastifyPluginAsync<PluginOptions> = async (app, opts) => {
     },
   );
   if (opts.pretrainedDir) {
-    const seeded = seedPretrained(store, opts.pretrainedDir, now());
+    const seeded = await seedPretrained(store, opts.pretrainedDir, now());
     if (seeded.length > 0) app.log.info({ seeded }, 'seeded pretrained models');
   }
   // Indexing the sample logs reads every segment once; serving does not wait for it, uploads do.

@@ -138,10 +138,10 @@ export function runInWorker(job: RetrainJob): Promise<RetrainWork> {
 
 export async function retrainFingerprint(store: ModelStore, fp: string, cfg: ModelServerConfig['retrain'], now: Date): Promise<RetrainOutcome> {
   const entry = await store.entry(fp);
-  const job: RetrainJob = { fingerprint: fp, files: await store.sampleFiles(fp), cfg, current: entry.current === null ? null : { version: entry.current, onnx: store.onnx(fp, entry.current) } };
+  const job: RetrainJob = { fingerprint: fp, files: await store.sampleFiles(fp), cfg, current: entry.current === null ? null : { version: entry.current, onnx: await store.onnx(fp, entry.current) } };
   const work = await runInWorker(job);
   const { candidate, better, reason, ...sizes } = work;
   if (!better || candidate === null) return { ...sizes, published: false, version: null, reason };
-  const v = store.publish(fp, candidate.onnx, candidate.metadata, 'retrained', Number((work.candidateMapePercent as number).toFixed(4)), now);
+  const v = await store.publish(fp, candidate.onnx, candidate.metadata, 'retrained', Number((work.candidateMapePercent as number).toFixed(4)), now);
   return { ...sizes, published: true, version: v.version, reason: `published v${v.version}: ${reason}` };
 }

@@ -5,13 +5,14 @@
 // entry.json and model files are written to a temporary file, fsync'ed and renamed into place, so a crash leaves
 // the old or the new file, never half of one. The store bounds what clients can make it keep: the number of
 // fingerprints, sample bytes and windows per fingerprint (oldest segments dropped) and sample bytes in all.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ModelEntry, ModelMetadata, ModelVersion, SampleWindow } from '../../shared/wire/model.js';
 import { FINGERPRINT_MAX_LENGTH } from '../../shared/wire/model.js';
 import { WS_ERR_MODEL_NOT_FOUND, WS_ERR_MODEL_INPUT, WS_ERR_MODEL_LIMIT } from '../../shared/errors.js';
-import { SampleLog, type AppendResult, type SkipReason } from './sample-log.js';
+import { SampleLog, syncDir, type AppendResult, type SkipReason } from './sample-log.js';
 
 export interface StoreLimits {
   maxFingerprints: number;
@@ -42,21 +43,21 @@ interface StoredEntry {
 
 const FINGERPRINT = /^[a-z0-9][a-z0-9._-]*$/;
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+let tmpSeq = 0;
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  fsyncPath(tmp);
-  renameSync(tmp, path);
-  fsyncPath(join(path, '..'));
+/** Temporary file, fsync, rename, fsync of the folder: after a crash the old or the new file, whole. Async, so a
+ * slow disk stalls no request. */
+async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${tmpSeq++}`;
+  const h = await open(tmp, 'w');
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
+  await syncDir(join(path, '..'));
 }
 
 const noEvents: StoreEvents = { skipped: () => undefined };
@@ -66,6 +67,7 @@ export class ModelStore {
   private readonly logs = new Map<string, SampleLog>();
   private sampleBytes = 0;
   private loadingAll: Promise<void> | null = null;
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -122,28 +124,39 @@ export class ModelStore {
     return join(this.dir, fp);
   }
 
-  private save(e: StoredEntry): void {
-    mkdirSync(this.folder(e.fingerprint), { recursive: true });
-    writeAtomic(join(this.folder(e.fingerprint), 'entry.json'), JSON.stringify(e, null, 2));
+  /** Entry and model files are written one at a time, in the order the changes were made. */
+  private persist(write: () => Promise<void>): Promise<void> {
+    const job = this.writes.then(write);
+    this.writes = job.catch(() => undefined);
+    return job;
+  }
+
+  private async save(e: StoredEntry): Promise<void> {
     this.entries.set(e.fingerprint, e);
+    const folder = this.folder(e.fingerprint);
+    const text = JSON.stringify(e, null, 2);
+    await this.persist(async () => {
+      await mkdir(folder, { recursive: true });
+      await writeAtomic(join(folder, 'entry.json'), text);
+    });
   }
 
   has(fp: string): boolean {
     return this.entries.has(fp);
   }
 
-  ensure(fp: string, hardware?: Partial<Hardware>): StoredEntry {
+  async ensure(fp: string, hardware?: Partial<Hardware>): Promise<StoredEntry> {
     const existing = this.entries.get(fp);
     if (existing) {
       if (hardware && existing.hardware.cpuModel === '' && hardware.cpuModel) {
         existing.hardware = { cpuModel: hardware.cpuModel, sockets: hardware.sockets ?? 0, cores: hardware.cores ?? 0, gpuModel: hardware.gpuModel ?? '' };
-        this.save(existing);
+        await this.save(existing);
       }
       return existing;
     }
     if (this.entries.size >= this.limits.maxFingerprints) throw new WS_ERR_MODEL_LIMIT(`${this.entries.size} fingerprints stored, the configured maximum (maxFingerprints); ${fp} is not added`);
     const e: StoredEntry = { fingerprint: fp, hardware: { cpuModel: hardware?.cpuModel ?? '', sockets: hardware?.sockets ?? 0, cores: hardware?.cores ?? 0, gpuModel: hardware?.gpuModel ?? '' }, current: null, pinned: null, versions: [] };
-    this.save(e);
+    await this.save(e);
     return e;
   }
 
@@ -186,15 +199,16 @@ export class ModelStore {
     return v;
   }
 
-  onnx(fp: string, version: number): Uint8Array {
+  async onnx(fp: string, version: number): Promise<Uint8Array> {
     this.version(fp, version);
-    return readFileSync(join(this.folder(fp), `v${version}.onnx`));
+    return readFile(join(this.folder(fp), `v${version}.onnx`));
   }
 
-  publish(fp: string, onnx: Uint8Array, meta: ModelMetadata, source: ModelVersion['source'], heldOutMapePercent: number, now: Date): ModelVersion {
-    const e = this.ensure(fp);
+  async publish(fp: string, onnx: Uint8Array, meta: ModelMetadata, source: ModelVersion['source'], heldOutMapePercent: number, now: Date): Promise<ModelVersion> {
+    const e = await this.ensure(fp);
     const version = (e.versions.reduce((m, v) => Math.max(m, v.version), 0) as number) + 1;
-    writeAtomic(join(this.folder(fp), `v${version}.onnx`), onnx);
+    const file = join(this.folder(fp), `v${version}.onnx`);
+    await this.persist(() => writeAtomic(file, onnx));
     const v: ModelVersion = {
       fingerprint: fp,
       version,
@@ -210,28 +224,28 @@ export class ModelStore {
     };
     e.versions.push(v);
     e.current = version;
-    this.save(e);
+    await this.save(e);
     return v;
   }
 
   /** Pins the served version (null unpins); retraining keeps publishing behind a pin. */
-  pin(fp: string, version: number | null): Promise<ModelEntry> {
+  async pin(fp: string, version: number | null): Promise<ModelEntry> {
     const e = this.entries.get(fp);
     if (!e) throw new WS_ERR_MODEL_NOT_FOUND(`for fingerprint ${fp}`);
     if (version !== null) this.version(fp, version);
     e.pinned = version;
-    this.save(e);
+    await this.save(e);
     return this.entry(fp);
   }
 
   /** Makes the version before the current one current again. */
-  rollback(fp: string): Promise<ModelEntry> {
+  async rollback(fp: string): Promise<ModelEntry> {
     const e = this.entries.get(fp);
     if (!e || e.current === null) throw new WS_ERR_MODEL_NOT_FOUND(`current version for fingerprint ${fp}`);
     const older = e.versions.filter((v) => v.version < (e.current as number)).map((v) => v.version);
     if (older.length === 0) throw new WS_ERR_MODEL_INPUT(`fingerprint ${fp} has no version before ${e.current}`);
     e.current = Math.max(...older);
-    this.save(e);
+    await this.save(e);
     return this.entry(fp);
   }
 
@@ -270,7 +284,7 @@ export class ModelStore {
     this.folder(fp);
     await this.loadSamples();
     if (this.sampleBytes >= this.limits.maxSampleBytes) throw new WS_ERR_MODEL_LIMIT(`the sample store is full (${this.sampleBytes} bytes, maxSampleBytes ${this.limits.maxSampleBytes})`);
-    this.ensure(fp, hardware);
+    await this.ensure(fp, hardware);
     const hash = key === null ? null : createHash('sha256').update(JSON.stringify(windows)).digest('hex');
     return this.log(fp).append(windows, key, hash, (bytes) => {
       if (this.sampleBytes + bytes > this.limits.maxSampleBytes) throw new WS_ERR_MODEL_LIMIT(`the sample store holds ${this.sampleBytes} bytes; ${bytes} more would exceed maxSampleBytes ${this.limits.maxSampleBytes}`);
@@ -279,6 +293,7 @@ export class ModelStore {
 
   async close(): Promise<void> {
     await this.loadingAll?.catch(() => undefined);
+    await this.writes;
     for (const l of this.logs.values()) await l.close();
   }
 }

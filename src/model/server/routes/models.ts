@@ -54,7 +54,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
         featureNames: v.featureNames,
         outputNames: v.outputNames,
         heldOutMapePercent: v.heldOutMapePercent,
-        ...(req.query.include === 'onnx' ? { onnxBase64: Buffer.from(store.onnx(r.fingerprint, v.version)).toString('base64') } : {}),
+        ...(req.query.include === 'onnx' ? { onnxBase64: Buffer.from(await store.onnx(r.fingerprint, v.version)).toString('base64') } : {}),
       };
     },
   );
