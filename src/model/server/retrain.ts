@@ -11,7 +11,7 @@ import type { ModelMetadata, SampleWindow } from '../../shared/wire/model.js';
 import type { CsvTable } from '../csv.js';
 import { trainFromTable } from '../pipeline.js';
 import { OnnxPowerModel, estimateFromCounters } from '../power-model.js';
-import { packageRoot } from '../model-file.js';
+import { buildOnnx, packageRoot } from '../model-file.js';
 import { readSegment } from './sample-log.js';
 import type { ModelStore } from './store.js';
 
@@ -55,12 +55,14 @@ export function mape(pred: readonly number[], truth: readonly number[]): number 
   return (100 * s) / Math.max(1, truth.length);
 }
 
-async function scoreOn(bytes: Uint8Array, name: string, held: readonly SampleWindow[]): Promise<number | null> {
+async function scoreOn(bytes: Uint8Array, name: string, held: readonly SampleWindow[]): Promise<{ mape: number; rmse: number } | null> {
   const model = await OnnxPowerModel.fromBytes(bytes, name);
   try {
     if (model.task !== 'counters' || !model.featureNames.every((f) => held.every((w) => typeof w.counters[f] === 'number'))) return null;
-    const pred = await estimateFromCounters(model, held.map((w) => w.counters));
-    return mape(pred.map((p) => p[0] as number), held.map((w) => w.watts));
+    const pred = (await estimateFromCounters(model, held.map((w) => w.counters))).map((p) => p[0] as number);
+    const truth = held.map((w) => w.watts);
+    const rmse = Math.sqrt(truth.reduce((s, y, i) => s + ((pred[i] as number) - y) ** 2, 0) / Math.max(1, truth.length));
+    return { mape: mape(pred, truth), rmse };
   } finally {
     await model.close();
   }
@@ -97,14 +99,21 @@ export async function runRetrainJob(job: RetrainJob): Promise<RetrainWork> {
   const train = windows.slice(0, cut);
   const held = windows.slice(cut);
   const trained = trainFromTable('counters', windowsTable(train, counters, `samples:${fp}`), { targets: [TARGET], features: counters, train: { families: cfg.families, maxTrees: cfg.maxTrees } });
-  const candidate = (await scoreOn(trained.onnx, `candidate:${fp}`, held)) as number;
-  const current = job.current === null ? null : await scoreOn(job.current.onnx, `${fp}@v${job.current.version}`, held);
+  const scored = (await scoreOn(trained.onnx, `candidate:${fp}`, held)) as { mape: number; rmse: number };
+  const candidate = scored.mape;
+  const current = job.current === null ? null : ((await scoreOn(job.current.onnx, `${fp}@v${job.current.version}`, held))?.mape ?? null);
   const sizes = { trainWindows: train.length, heldOutWindows: held.length, candidateMapePercent: candidate, currentMapePercent: current };
   if (current !== null && !(candidate < current)) {
     return { ...base, ...sizes, reason: `candidate ${candidate.toFixed(2)} % does not beat v${job.current?.version} ${current.toFixed(2)} % on the held-out windows` };
   }
   const why = job.current === null ? 'first model for this fingerprint' : current === null ? `v${job.current.version} cannot score these counters` : `beats v${job.current.version} (${current.toFixed(2)} %)`;
-  return { ...base, ...sizes, better: true, reason: why, candidate: { onnx: trained.onnx, metadata: trained.metadata } };
+  // What ships is the candidate as trained on the older windows, so its held-out error is the newest windows' one;
+  // the file carries that number, measured the same way as every other retrained version's.
+  const metadata: ModelMetadata = {
+    ...trained.metadata,
+    validation: { split: `newest ${Math.round(cfg.holdOutFraction * 100)} % of the windows by time (${held.length})`, folds: 1, mapePercent: Number(candidate.toFixed(4)), rmseWatts: Number(scored.rmse.toFixed(4)), method: 'newest-windows' },
+  };
+  return { ...base, ...sizes, better: true, reason: why, candidate: { onnx: buildOnnx(trained.spec, trained.train.regressor, metadata), metadata } };
 }
 
 /**
@@ -142,6 +151,6 @@ export async function retrainFingerprint(store: ModelStore, fp: string, cfg: Mod
   const work = await runInWorker(job);
   const { candidate, better, reason, ...sizes } = work;
   if (!better || candidate === null) return { ...sizes, published: false, version: null, reason };
-  const v = await store.publish(fp, candidate.onnx, candidate.metadata, 'retrained', Number((work.candidateMapePercent as number).toFixed(4)), now);
+  const v = await store.publish(fp, candidate.onnx, candidate.metadata, 'retrained', now);
   return { ...sizes, published: true, version: v.version, reason: `published v${v.version}: ${reason}` };
 }

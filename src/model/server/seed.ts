@@ -8,7 +8,6 @@ import type { ModelStore } from './store.js';
 interface IndexEntry {
   file: string;
   fingerprint: string;
-  grouped: { mapePercent: number };
 }
 
 export async function seedPretrained(store: ModelStore, dir: string, now: Date): Promise<string[]> {
@@ -19,7 +18,7 @@ export async function seedPretrained(store: ModelStore, dir: string, now: Date):
   for (const e of Object.values(index)) {
     if (store.has(e.fingerprint) && store.served(e.fingerprint)) continue;
     const bytes = readFileSync(join(dir, e.file));
-    await store.publish(e.fingerprint, bytes, readModelMetadata(bytes, e.file), 'pretrained', e.grouped.mapePercent, now);
+    await store.publish(e.fingerprint, bytes, readModelMetadata(bytes, e.file), 'pretrained', now);
     seeded.push(e.fingerprint);
   }
   return seeded;

@@ -204,7 +204,8 @@ export class ModelStore {
     return readFile(join(this.folder(fp), `v${version}.onnx`));
   }
 
-  async publish(fp: string, onnx: Uint8Array, meta: ModelMetadata, source: ModelVersion['source'], heldOutMapePercent: number, now: Date): Promise<ModelVersion> {
+  /** A new version, made current; its held-out error and how it was measured come from the file's metadata. */
+  async publish(fp: string, onnx: Uint8Array, meta: ModelMetadata, source: ModelVersion['source'], now: Date): Promise<ModelVersion> {
     const e = await this.ensure(fp);
     const version = (e.versions.reduce((m, v) => Math.max(m, v.version), 0) as number) + 1;
     const file = join(this.folder(fp), `v${version}.onnx`);
@@ -218,7 +219,8 @@ export class ModelStore {
       outputNames: meta.outputNames,
       createdAt: now.toISOString(),
       trainingRows: meta.trainingRows,
-      heldOutMapePercent,
+      heldOutMapePercent: meta.validation.mapePercent,
+      ...(meta.validation.method ? { heldOutMethod: meta.validation.method } : {}),
       sha256: createHash('sha256').update(onnx).digest('hex'),
       source,
     };

@@ -27,6 +27,14 @@ export const NodeHardwareSchema = Type.Object(
 );
 export type NodeHardware = Static<typeof NodeHardwareSchema>;
 
+/**
+ * How a held-out error was measured. `nested-cv`: outer group folds, family and settings chosen inside each outer
+ * training part (the shipped models). `newest-windows`: the newest fraction of a fingerprint's windows by time, never
+ * trained on (retrained models). Errors are ranked against each other only when measured the same way.
+ */
+export const HeldOutMethodSchema = Type.Union([Type.Literal('nested-cv'), Type.Literal('newest-windows')]);
+export type HeldOutMethod = Static<typeof HeldOutMethodSchema>;
+
 /** Metadata every wattsched ONNX file carries in metadata_props (values are strings there; JSON for lists). */
 export const ModelMetadataSchema = Type.Object({
   task: ModelTaskSchema,
@@ -40,11 +48,16 @@ export const ModelMetadataSchema = Type.Object({
   inputColumns: Type.Array(Type.String()),
   trainingDataSha256: Type.String(),
   trainingRows: Type.Integer(),
+  /** Held-out error of what ships (see `method`): the number the model server ranks models by. */
   validation: Type.Object({
     split: Type.String(),
     folds: Type.Integer(),
     mapePercent: Type.Number(),
     rmseWatts: Type.Number(),
+    /** How mapePercent was measured; absent in files written before selection moved inside the folds. */
+    method: Type.Optional(HeldOutMethodSchema),
+    /** nested-cv: the folds inside each outer training part that chose the family and settings. */
+    innerFolds: Type.Optional(Type.Integer()),
   }),
   candidates: Type.Record(Type.String(), Type.Number()),
   wattschedVersion: Type.String(),
@@ -67,6 +80,8 @@ export const ModelVersionSchema = Type.Object({
   createdAt: Type.String(),
   trainingRows: Type.Integer(),
   heldOutMapePercent: Type.Number(),
+  /** How heldOutMapePercent was measured; absent for versions published before it was recorded (never ranked). */
+  heldOutMethod: Type.Optional(HeldOutMethodSchema),
   sha256: Type.String(),
   source: Type.Union([Type.Literal('pretrained'), Type.Literal('retrained'), Type.Literal('uploaded')]),
 });
