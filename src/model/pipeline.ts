@@ -61,7 +61,7 @@ export function trainFromTable(task: ModelTask, raw: CsvTable, req: TrainRequest
     inputColumns: [...spec.inputColumns],
     trainingDataSha256: data.sha256,
     trainingRows: data.features.length,
-    validation: { split: `group k-fold by ${by}`, folds: v.folds, mapePercent: round(v.mape_percent), rmseWatts: round(v.rmse_watts) },
+    validation: { split: `group k-fold by ${by}`, folds: v.folds, mapePercent: round(v.mape_percent), rmseWatts: round(v.rmse_watts), method: 'nested-cv', innerFolds: v.innerFolds },
     candidates: train.candidates,
     wattschedVersion: wattschedVersion(),
     ...(task === 'counters' ? { counterWindowSeconds: window } : {}),

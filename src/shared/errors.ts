@@ -21,6 +21,9 @@ export const WS_ERR_MODEL_INPUT = createError('WS_ERR_MODEL_INPUT', 'bad model i
 export const WS_ERR_MODEL_NOT_FOUND = createError('WS_ERR_MODEL_NOT_FOUND', 'no model %s', 404);
 export const WS_ERR_MODEL_SAMPLES = createError('WS_ERR_MODEL_SAMPLES', 'rejected samples: %s', 400);
 export const WS_ERR_MODEL_PROMETHEUS = createError('WS_ERR_MODEL_PROMETHEUS', 'prometheus query failed: %s', 502);
+export const WS_ERR_MODEL_LIMIT = createError('WS_ERR_MODEL_LIMIT', 'store limit reached: %s', 409);
+export const WS_ERR_MODEL_IDEMPOTENCY = createError('WS_ERR_MODEL_IDEMPOTENCY', 'idempotency key reused: %s', 422);
+export const WS_ERR_MODEL_AUTH = createError('WS_ERR_MODEL_AUTH', 'not authorised: %s', 401);
 
 // agent
 export const WS_ERR_AGENT_NO_CGROUPS = createError('WS_ERR_AGENT_NO_CGROUPS', 'no usable cgroup hierarchy: %s', 500);

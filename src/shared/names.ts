@@ -80,6 +80,8 @@ export const METRICS = {
     models: 'wattsched_model_server_models',
     samples: 'wattsched_model_server_samples_total',
     retrains: 'wattsched_model_server_retrains_total',
+    skippedRecords: 'wattsched_model_server_skipped_records_total',
+    sampleBytes: 'wattsched_model_server_sample_bytes',
   },
 } as const;
 

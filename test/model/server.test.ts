@@ -29,8 +29,11 @@ const WINDOWS: SampleWindow[] = nx12.rows.map((r) => ({
 }));
 const FP = 'intel-xeon-gold-6230-s2-c40';
 
+const TOKEN = 'test-token-0123456789abcdef';
+const LIMITS = { maxFingerprints: 100, maxSamplesPerFingerprint: 10_000, maxSampleBytesPerFingerprint: 64 << 20, maxSampleBytes: 1 << 30 };
+
 function config(over: Record<string, unknown> = {}): ModelServerConfig {
-  const c = Value.Default(ModelServerConfigSchema, { retrain: { intervalSeconds: 0, minSamples: 40, maxTrees: 60 }, bodyLimitBytes: 256 * 1024, ...over });
+  const c = Value.Default(ModelServerConfigSchema, { retrain: { intervalSeconds: 0, minSamples: 40, maxTrees: 60 }, bodyLimitBytes: 256 * 1024, auth: { token: TOKEN }, ...over });
   return Value.Parse(ModelServerConfigSchema, c) as ModelServerConfig;
 }
 
@@ -48,7 +51,7 @@ const test = base.extend<{ dir: string; app: FastifyInstance }>({
   },
 });
 
-const post = (app: FastifyInstance, url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
+const post = (app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
 
 describe('listing and fallback chain', () => {
   test('pretrained models are seeded and listed by fingerprint', async ({ app }) => {
@@ -121,22 +124,22 @@ describe('POST /v1/samples rejects malformed windows with a reason', () => {
   });
 
   test('invalid JSON → 400', async ({ app }) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/samples', payload: '{"fingerprint":', headers: { 'content-type': 'application/json' } });
+    const res = await app.inject({ method: 'POST', url: '/v1/samples', payload: '{"fingerprint":', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
     expect(res.statusCode).toBe(400);
   });
 });
 
 describe('retraining publishes only improvements', () => {
   test('a better candidate is published, a worse one is not; versions can be pinned and rolled back', async ({ dir }) => {
-    const store = new ModelStore(dir, 10_000);
+    const store = new ModelStore(dir, LIMITS);
     const cfg = config().retrain;
     const now = new Date('2026-12-01T00:00:00Z');
     // v1: a linear model (Kepler's baseline) from the first 60 windows only.
-    store.appendSamples(FP, { cpuModel: 'Intel Xeon Gold 6230', sockets: 2, cores: 40 }, WINDOWS.slice(0, 60));
+    await store.appendSamples(FP, { cpuModel: 'Intel Xeon Gold 6230', sockets: 2, cores: 40 }, WINDOWS.slice(0, 60));
     const first = await retrainFingerprint(store, FP, { ...cfg, families: ['linear'], minSamples: 40 }, now);
     expect(first).toMatchObject({ published: true, version: 1, currentMapePercent: null });
     // More windows, every family: the candidate beats v1 on the newest held-out windows and becomes v2.
-    store.appendSamples(FP, undefined, WINDOWS.slice(60));
+    await store.appendSamples(FP, undefined, WINDOWS.slice(60));
     const better = await retrainFingerprint(store, FP, cfg, now);
     expect(better.published).toBe(true);
     expect(better.version).toBe(2);
@@ -145,15 +148,17 @@ describe('retraining publishes only improvements', () => {
     const worse = await retrainFingerprint(store, FP, { ...cfg, families: ['linear'] }, now);
     expect(worse.published).toBe(false);
     expect(worse.candidateMapePercent as number).toBeGreaterThanOrEqual(worse.currentMapePercent as number);
-    expect(store.entry(FP)).toMatchObject({ current: 2, versions: [{ version: 1 }, { version: 2 }] });
-    expect(store.pin(FP, 1)).toMatchObject({ pinned: 1 });
+    expect(await store.entry(FP)).toMatchObject({ current: 2, versions: [{ version: 1 }, { version: 2 }] });
+    expect(await store.pin(FP, 1)).toMatchObject({ pinned: 1 });
     expect(store.served(FP)?.version).toBe(1);
-    store.pin(FP, null);
-    expect(store.rollback(FP)).toMatchObject({ current: 1 });
+    await store.pin(FP, null);
+    expect(await store.rollback(FP)).toMatchObject({ current: 1 });
     // Everything survives a restart of the store on the same directory.
-    const reopened = new ModelStore(dir, 10_000);
-    expect(reopened.entry(FP)).toMatchObject({ current: 1, samples: WINDOWS.length });
-    expect(reopened.onnx(FP, 2).length).toBeGreaterThan(100);
+    const reopened = new ModelStore(dir, LIMITS);
+    expect(await reopened.entry(FP)).toMatchObject({ current: 1, samples: WINDOWS.length });
+    expect((await reopened.onnx(FP, 2)).length).toBeGreaterThan(100);
+    await store.close();
+    await reopened.close();
   });
 
   test('the periodic pass retrains only fingerprints with enough new windows', async ({ app }) => {
@@ -213,7 +218,7 @@ describe('Prometheus pull', () => {
       expect(first).toEqual({ windows: WINDOWS.length, fingerprints: [FP], unmappedNodes: [] });
       expect(queries).toEqual(expect.arrayContaining(['node_power', `rate_${COUNTERS[0]}`]));
       expect((await post(app, '/v1/prometheus/pull', { start: 0, end: 2e9 })).json()).toMatchObject({ windows: 0 });
-      const stored = app.modelServer.store.samples(FP);
+      const stored = await app.modelServer.store.samples(FP);
       expect(stored[0]).toEqual(WINDOWS[0]);
       expect((await post(app, `/v1/models/${FP}/retrain`, {})).json()).toMatchObject({ published: true, version: 1 });
     } finally {

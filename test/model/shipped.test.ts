@@ -1,5 +1,5 @@
 // The shipped models are what models/index.json says they are: same bytes, wattsched metadata, loadable, and
-// each one's validation error is the grouped figure the docs quote.
+// each one's validation error is the nested (outer-fold) grouped figure the docs quote.
 import { describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ describe('shipped models', () => {
     expect(meta).toMatchObject({ task: e.task, family: e.family, units: 'W', featureNames: e.featureNames });
     expect(meta.trainingDataSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.validation.mapePercent).toBeCloseTo(e.grouped.mapePercent, 1);
+    expect(meta.validation).toMatchObject({ method: 'nested-cv', folds: 5, innerFolds: 3 });
     const model = await OnnxPowerModel.fromBytes(bytes, name);
     const out = await model.predict(new Float32Array(model.featureNames.length * 2).fill(1), 2);
     expect(out.length).toBe(2 * model.outputNames.length);

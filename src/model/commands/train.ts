@@ -16,7 +16,8 @@ const USAGE = `usage: wattsched train --task curve|shape|counters --data CSV [--
                       averaging (default: 1 for nvidia-smi power.draw [W], else 0); needs a timestamp column
   --phases FILE       phase log (unix_time_s,mode,duty,event) to validate by whole load phases
   --families LIST     any of ${FAMILIES.join(',')} (default all; the best by grouped validation is kept)
-  --folds N           group folds (default 5)
+  --folds N           outer group folds, where the reported error is measured (default 5)
+  --inner-folds N     group folds inside each outer training part that choose family and settings (default 3)
   --max-trees N       largest gbdt size tried (default 600)
   --json              print the training report as JSON`;
 
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<void> {
       out: { type: 'string', short: 'o' },
       families: { type: 'string', multiple: true },
       folds: { type: 'string' },
+      'inner-folds': { type: 'string' },
       'max-trees': { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -68,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     train: {
       ...(families.length > 0 ? { families: families as Family[] } : {}),
       ...(values.folds ? { folds: int('folds', values.folds) as number } : {}),
+      ...(values['inner-folds'] ? { innerFolds: int('inner-folds', values['inner-folds']) as number } : {}),
       ...(values['max-trees'] ? { maxTrees: int('max-trees', values['max-trees']) as number } : {}),
     },
   });
@@ -87,7 +90,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(report));
   else {
     console.log(`trained ${task} model (${report.family}) on ${report.rows} rows (${report.skipped} skipped) -> ${values.out}`);
-    console.log(`validation (${report.validation.split}, ${report.validation.folds} folds): MAPE ${report.validation.mapePercent.toFixed(2)} %, RMSE ${report.validation.rmseWatts.toFixed(2)} W`);
+    console.log(`held-out (nested: ${report.validation.split}, ${report.validation.folds} outer folds): MAPE ${report.validation.mapePercent.toFixed(2)} %, RMSE ${report.validation.rmseWatts.toFixed(2)} W`);
     console.log(`candidates (out-of-fold MAPE %): ${Object.entries(report.candidates).map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' ')}`);
   }
 }

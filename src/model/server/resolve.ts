@@ -2,6 +2,7 @@
 // family/generation (and the same GPU), then the description-based curve model every node can use.
 import { cpuFamily } from '../features.js';
 import type { ModelStore } from './store.js';
+import type { HeldOutMethod } from '../../shared/wire/model.js';
 import { WS_ERR_MODEL_NOT_FOUND } from '../../shared/errors.js';
 
 /** Fingerprint of the shipped curve-from-description model, the last step of the chain. */
@@ -20,20 +21,29 @@ export function fingerprintFamily(fp: string): { family: string; gpu: string } {
   return { family: cpuFamily(cpu.replace(/-/g, ' ')), gpu: m?.[2] ?? '' };
 }
 
+/**
+ * Family-step preference between measures, because errors measured differently are never compared: a model retrained
+ * on this fleet's windows (scored on its newest windows) before a shipped one (nested CV on public data). A version
+ * without a recorded measure is used only when nothing else matches.
+ */
+const METHOD_RANK: Record<string, number> = { 'newest-windows': 0, 'nested-cv': 1 };
+const rankOf = (m: HeldOutMethod | undefined): number => (m === undefined ? 2 : (METHOD_RANK[m] ?? 2));
+
 export function resolveModel(store: ModelStore, fp: string): Resolution {
   if (store.has(fp)) {
     const v = store.served(fp);
     if (v) return { match: 'exact', fingerprint: fp, version: v.version };
   }
   const want = fingerprintFamily(fp);
-  let best: { fp: string; version: number; mape: number } | null = null;
-  for (const e of store.list()) {
-    if (e.fingerprint === fp || e.fingerprint === DESCRIPTION_FINGERPRINT) continue;
-    const v = store.served(e.fingerprint);
+  let best: { fp: string; version: number; rank: number; mape: number } | null = null;
+  for (const other of store.fingerprints()) {
+    if (other === fp || other === DESCRIPTION_FINGERPRINT) continue;
+    const v = store.served(other);
     if (!v || v.task !== 'counters') continue;
-    const have = fingerprintFamily(e.fingerprint);
+    const have = fingerprintFamily(other);
     if (have.family !== want.family || have.gpu !== want.gpu || want.family === 'unknown') continue;
-    if (best === null || v.heldOutMapePercent < best.mape) best = { fp: e.fingerprint, version: v.version, mape: v.heldOutMapePercent };
+    const rank = rankOf(v.heldOutMethod);
+    if (best === null || rank < best.rank || (rank === best.rank && v.heldOutMapePercent < best.mape)) best = { fp: other, version: v.version, rank, mape: v.heldOutMapePercent };
   }
   if (best) return { match: 'family', fingerprint: best.fp, version: best.version };
   const d = store.has(DESCRIPTION_FINGERPRINT) ? store.served(DESCRIPTION_FINGERPRINT) : null;

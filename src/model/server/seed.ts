@@ -8,10 +8,9 @@ import type { ModelStore } from './store.js';
 interface IndexEntry {
   file: string;
   fingerprint: string;
-  grouped: { mapePercent: number };
 }
 
-export function seedPretrained(store: ModelStore, dir: string, now: Date): string[] {
+export async function seedPretrained(store: ModelStore, dir: string, now: Date): Promise<string[]> {
   const indexFile = join(dir, 'index.json');
   if (!existsSync(indexFile)) return [];
   const index = JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, IndexEntry>;
@@ -19,7 +18,7 @@ export function seedPretrained(store: ModelStore, dir: string, now: Date): strin
   for (const e of Object.values(index)) {
     if (store.has(e.fingerprint) && store.served(e.fingerprint)) continue;
     const bytes = readFileSync(join(dir, e.file));
-    store.publish(e.fingerprint, bytes, readModelMetadata(bytes, e.file), 'pretrained', e.grouped.mapePercent, now);
+    await store.publish(e.fingerprint, bytes, readModelMetadata(bytes, e.file), 'pretrained', now);
     seeded.push(e.fingerprint);
   }
   return seeded;

@@ -36,8 +36,38 @@ export const ModelServerConfigSchema = Type.Object(
     pretrainedDir: Type.Optional(Type.String({ minLength: 1 })),
     /** One POST /v1/samples body; 1 MiB holds a few thousand windows. */
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024 }),
-    /** Oldest windows are dropped beyond this many per fingerprint. */
+    /** Oldest windows are dropped (whole segments of about 1/8 of the cap) beyond this many per fingerprint. */
     maxSamplesPerFingerprint: Type.Integer({ minimum: 100, default: 100_000 }),
+    /** Oldest windows are dropped the same way beyond this many bytes on disk per fingerprint. */
+    maxSampleBytesPerFingerprint: Type.Integer({ minimum: 64 * 1024, default: 64 * 1024 * 1024 }),
+    /** Uploads are refused (409 WS_ERR_MODEL_LIMIT) once the samples of all fingerprints take this many bytes. */
+    maxSampleBytes: Type.Integer({ minimum: 64 * 1024, default: 2 * 1024 * 1024 * 1024 }),
+    /** A sample upload or Prometheus pull for a new fingerprint beyond this many is refused (409). */
+    maxFingerprints: Type.Integer({ minimum: 1, default: 1000 }),
+    /**
+     * Who may call the mutating routes (samples, pin, rollback, retrain, prometheus pull): a bearer token, a client
+     * certificate signed by tls.clientCAFile, or either. One of them is required unless allowUnauthenticated.
+     */
+    auth: Type.Object(
+      {
+        /** File holding the bearer token (a mounted Secret); read once at start, surrounding whitespace ignored. */
+        tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** The token itself, e.g. from WATTSCHED_MODEL_SERVER_AUTH__TOKEN; tokenFile is preferred (no env leaks). */
+        token: Type.Optional(Type.String({ minLength: 16 })),
+        /** Only for a loopback test bench: every client may mutate. */
+        allowUnauthenticated: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tls: Type.Object(
+      {
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Client certificates signed by this CA authorise the mutating routes; reads need no certificate. */
+        clientCAFile: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     retrain: Type.Object(
       {
         /** 0 = only on POST /v1/models/{fingerprint}/retrain. */

@@ -27,6 +27,14 @@ export const NodeHardwareSchema = Type.Object(
 );
 export type NodeHardware = Static<typeof NodeHardwareSchema>;
 
+/**
+ * How a held-out error was measured. `nested-cv`: outer group folds, family and settings chosen inside each outer
+ * training part (the shipped models). `newest-windows`: the newest fraction of a fingerprint's windows by time, never
+ * trained on (retrained models). Errors are ranked against each other only when measured the same way.
+ */
+export const HeldOutMethodSchema = Type.Union([Type.Literal('nested-cv'), Type.Literal('newest-windows')]);
+export type HeldOutMethod = Static<typeof HeldOutMethodSchema>;
+
 /** Metadata every wattsched ONNX file carries in metadata_props (values are strings there; JSON for lists). */
 export const ModelMetadataSchema = Type.Object({
   task: ModelTaskSchema,
@@ -40,11 +48,16 @@ export const ModelMetadataSchema = Type.Object({
   inputColumns: Type.Array(Type.String()),
   trainingDataSha256: Type.String(),
   trainingRows: Type.Integer(),
+  /** Held-out error of what ships (see `method`): the number the model server ranks models by. */
   validation: Type.Object({
     split: Type.String(),
     folds: Type.Integer(),
     mapePercent: Type.Number(),
     rmseWatts: Type.Number(),
+    /** How mapePercent was measured; absent in files written before selection moved inside the folds. */
+    method: Type.Optional(HeldOutMethodSchema),
+    /** nested-cv: the folds inside each outer training part that chose the family and settings. */
+    innerFolds: Type.Optional(Type.Integer()),
   }),
   candidates: Type.Record(Type.String(), Type.Number()),
   wattschedVersion: Type.String(),
@@ -53,7 +66,9 @@ export const ModelMetadataSchema = Type.Object({
 });
 export type ModelMetadata = Static<typeof ModelMetadataSchema>;
 
-export const FingerprintSchema = Type.String({ minLength: 1, maxLength: 300, pattern: '^[a-z0-9][a-z0-9._-]*$' });
+/** Fingerprints name a directory on the model server: well inside every filesystem's 255-byte name limit. */
+export const FINGERPRINT_MAX_LENGTH = 128;
+export const FingerprintSchema = Type.String({ minLength: 1, maxLength: FINGERPRINT_MAX_LENGTH, pattern: '^[a-z0-9][a-z0-9._-]*$' });
 
 export const ModelVersionSchema = Type.Object({
   fingerprint: Type.String(),
@@ -65,6 +80,8 @@ export const ModelVersionSchema = Type.Object({
   createdAt: Type.String(),
   trainingRows: Type.Integer(),
   heldOutMapePercent: Type.Number(),
+  /** How heldOutMapePercent was measured; absent for versions published before it was recorded (never ranked). */
+  heldOutMethod: Type.Optional(HeldOutMethodSchema),
   sha256: Type.String(),
   source: Type.Union([Type.Literal('pretrained'), Type.Literal('retrained'), Type.Literal('uploaded')]),
 });
@@ -80,7 +97,13 @@ export const ModelEntrySchema = Type.Object({
 });
 export type ModelEntry = Static<typeof ModelEntrySchema>;
 
-export const ModelListSchema = Type.Object({ models: Type.Array(ModelEntrySchema) });
+/** One page of GET /v1/models: `next` is the `after` cursor of the following page, null on the last. */
+export const ModelListSchema = Type.Object({ models: Type.Array(ModelEntrySchema), next: Type.Union([Type.String(), Type.Null()]) });
+export const MODEL_LIST_MAX_LIMIT = 500;
+export const ModelListQuerySchema = Type.Object(
+  { limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })), after: Type.Optional(FingerprintSchema) },
+  { additionalProperties: false },
+);
 
 export const ModelResolutionSchema = Type.Object({
   requested: Type.String(),
@@ -120,4 +143,12 @@ export const SampleBatchSchema = Type.Object(
 );
 export type SampleBatch = Static<typeof SampleBatchSchema>;
 
-export const SampleAckSchema = Type.Object({ fingerprint: Type.String(), accepted: Type.Integer(), total: Type.Integer() });
+/**
+ * Header naming one upload (IETF draft-ietf-httpapi-idempotency-key-header): a retry with the same key and the same
+ * windows is stored once and answered `duplicate: true`; the same key with other windows is a 422.
+ */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' });
+
+/** Sent once the upload is on disk (fdatasync'ed): an acknowledged window survives a crash of the server. */
+export const SampleAckSchema = Type.Object({ fingerprint: Type.String(), accepted: Type.Integer(), total: Type.Integer(), duplicate: Type.Boolean() });

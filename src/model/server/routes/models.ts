@@ -1,7 +1,8 @@
 // GET /v1/models, GET /v1/models/{fingerprint} (fallback chain), and the version controls: pin, rollback, retrain.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { FingerprintSchema, ModelEntrySchema, ModelListSchema, ModelResolutionSchema } from '../../../shared/wire/model.js';
+import { FingerprintSchema, MODEL_LIST_MAX_LIMIT, ModelEntrySchema, ModelListQuerySchema, ModelListSchema, ModelResolutionSchema } from '../../../shared/wire/model.js';
+import { WS_ERR_MODEL_INPUT } from '../../../shared/errors.js';
 import type { ModelServer } from '../plugins.js';
 import { resolveModel } from '../resolve.js';
 
@@ -22,7 +23,12 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
   const server = app.getDecorator<ModelServer>('modelServer');
   const { store } = server;
 
-  app.get('/v1/models', { schema: { response: { 200: ModelListSchema } } }, async () => ({ models: store.list() }));
+  // Pages in fingerprint order: ?limit=N (default and most MODEL_LIST_MAX_LIMIT) and ?after=<the previous page's next>.
+  app.get('/v1/models', { schema: { querystring: ModelListQuerySchema, response: { 200: ModelListSchema } } }, async (req) => {
+    const limit = req.query.limit === undefined ? MODEL_LIST_MAX_LIMIT : Number(req.query.limit);
+    if (limit > MODEL_LIST_MAX_LIMIT) throw new WS_ERR_MODEL_INPUT(`limit ${limit} is above ${MODEL_LIST_MAX_LIMIT}`);
+    return store.list(limit, req.query.after);
+  });
 
   app.get(
     '/v1/models/:fingerprint',
@@ -48,7 +54,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
         featureNames: v.featureNames,
         outputNames: v.outputNames,
         heldOutMapePercent: v.heldOutMapePercent,
-        ...(req.query.include === 'onnx' ? { onnxBase64: Buffer.from(store.onnx(r.fingerprint, v.version)).toString('base64') } : {}),
+        ...(req.query.include === 'onnx' ? { onnxBase64: Buffer.from(await store.onnx(r.fingerprint, v.version)).toString('base64') } : {}),
       };
     },
   );
@@ -62,7 +68,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/v1/models/:fingerprint/rollback', { schema: { params: Params, response: { 200: ModelEntrySchema } } }, async (req) => store.rollback(req.params.fingerprint));
 
   app.post('/v1/models/:fingerprint/retrain', { schema: { params: Params, response: { 200: RetrainResultSchema } } }, async (req) => {
-    store.entry(req.params.fingerprint);
+    await store.entry(req.params.fingerprint);
     return server.retrain(req.params.fingerprint);
   });
 };

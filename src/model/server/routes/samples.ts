@@ -2,14 +2,14 @@
 // bodyLimit bound what one request can add; checks a schema cannot express are made here.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { SampleAckSchema, SampleBatchSchema } from '../../../shared/wire/model.js';
+import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeySchema, SampleAckSchema, SampleBatchSchema } from '../../../shared/wire/model.js';
 import { WS_ERR_MODEL_SAMPLES } from '../../../shared/errors.js';
 import type { ModelServer } from '../plugins.js';
 
 const samples: FastifyPluginAsyncTypebox = async (app) => {
   const server = app.getDecorator<ModelServer>('modelServer');
 
-  app.post('/v1/samples', { schema: { body: SampleBatchSchema, response: { 200: SampleAckSchema } } }, async (req) => {
+  app.post('/v1/samples', { schema: { body: SampleBatchSchema, headers: Type.Object({ [IDEMPOTENCY_KEY_HEADER]: Type.Optional(IdempotencyKeySchema) }), response: { 200: SampleAckSchema } } }, async (req) => {
     const { fingerprint, hardware, windows } = req.body;
     windows.forEach((w, i) => {
       if (!(w.end > w.start)) throw new WS_ERR_MODEL_SAMPLES(`windows[${i}]: end ${w.end} is not after start ${w.start}`);
@@ -18,8 +18,9 @@ const samples: FastifyPluginAsyncTypebox = async (app) => {
       if (names.length === 0) throw new WS_ERR_MODEL_SAMPLES(`windows[${i}]: no counters`);
       for (const n of names) if (!Number.isFinite(w.counters[n]) || (w.counters[n] as number) < 0) throw new WS_ERR_MODEL_SAMPLES(`windows[${i}].counters.${n}: not a non-negative finite rate`);
     });
-    const total = server.addSamples(fingerprint, hardware, windows);
-    return { fingerprint, accepted: windows.length, total };
+    // Answered only once the windows are on disk: an acknowledged upload survives a crash.
+    const r = await server.addSamples(fingerprint, hardware, windows, req.headers[IDEMPOTENCY_KEY_HEADER] ?? null);
+    return { fingerprint, ...r };
   });
 
   app.post(
