@@ -2,16 +2,17 @@
 // peak power and powered nodes next to the bound.
 import { parseFlags } from '../shared/cli.js';
 import { WS_ERR_USAGE } from '../shared/errors.js';
-import { buildNodes, readPods, readServers } from './data.js';
+import { buildNodes, readPods, readServers, withoutMemory } from './data.js';
 import { compare, POLICY_NAMES, savingShare, type Comparison, type PolicyName } from './run.js';
 import { DEFAULT_USAGE, parseUsage, podUsage } from './usage.js';
 
 const USAGE = `usage: wattsched sim --trace CSV --servers CSV [--copies K] [--power-down-after SECONDS] [--usage SPEC]
-                     [--policy ${POLICY_NAMES.join(',')}] [--seed N] [--json] [--plot FILE.png]
+                     [--policy ${POLICY_NAMES.join(',')}] [--seed N] [--memory] [--json] [--plot FILE.png]
   --trace     pods with the columns of the Alibaba openb pod list (cpu_milli, memory_mib, creation_time, deletion_time)
   --servers   SPECpower rows (threads, memory_gb, watts_idle … watts_100); one node per row, or K copies of each
   --usage     what pods use: a factor of their CPU request (default ${DEFAULT_USAGE}), uniform:LO,HI or beta:A,B per pod
-  --power-down-after  switch a node off once it has been empty this long (default: always on)`;
+  --power-down-after  switch a node off once it has been empty this long (default: always on)
+  --memory    also filter and score on memory (memory_mib against memory_gb); the bound still splits CPU only`;
 
 export interface SimReport {
   readonly policies: Record<string, { energy_kwh: number; unschedulable: number; peak_watts: number; mean_nodes_on: number }>;
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       json: { type: 'boolean' },
       plot: { type: 'string' },
+      memory: { type: 'boolean' },
     },
     USAGE,
   );
@@ -77,7 +79,8 @@ export async function main(argv: string[]): Promise<void> {
   const seed = positive(values.seed, 'seed', true) ?? 1;
   const policies = policyList(values.policy);
   const usageSpec = parseUsage(values.usage ?? DEFAULT_USAGE);
-  const pods = readPods(values.trace);
+  const traced = readPods(values.trace);
+  const pods = values.memory ? traced : withoutMemory(traced);
   const nodes = buildNodes(readServers(values.servers), copies);
 
   // Progress goes to stderr so that --json output stays one clean object on stdout.
@@ -99,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(report(c)));
   else {
     const scenario = powerDownAfterS === undefined ? 'always-on' : `power-down after ${powerDownAfterS} s`;
-    console.log(`${pods.length} pods on ${nodes.length} nodes, ${scenario}, usage ${values.usage ?? DEFAULT_USAGE}\n`);
+    console.log(`${pods.length} pods on ${nodes.length} nodes, ${scenario}, usage ${values.usage ?? DEFAULT_USAGE}${values.memory ? ', memory filtered' : ''}\n`);
     console.log(table(c));
     if (values.plot) console.log(`\nplot: ${values.plot}`);
   }

@@ -89,3 +89,10 @@ export function buildNodes(servers: readonly SimServer[], copies = 1): SimNode[]
   });
   return nodes;
 }
+
+/**
+ * The pods as a CPU-only cluster sees them: node capacity is hardware threads and nothing else, so memory requests
+ * are dropped. This is the default because the bound can only split CPU load: with a memory filter the "achievable"
+ * saving would include savings no placement can reach, and every policy's share of it would mean little.
+ */
+export const withoutMemory = (pods: readonly SimPod[]): SimPod[] => pods.map((p) => ({ ...p, memoryMiB: 0 }));

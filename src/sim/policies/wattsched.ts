@@ -37,7 +37,7 @@ export interface WattschedOptions {
 }
 
 export function createWattsched(opts: WattschedOptions = {}): Policy {
-  const scorer = opts.scorer ?? powerCurve.create({ nodeLabel: NODE_LABEL, byLabelValue: {} });
+  const scorer = opts.scorer ?? powerCurve.create({ nodeLabel: NODE_LABEL, byLabelValue: {}, emptyNodes: opts.powerDown ? 'off' : 'idle' });
   const weight = opts.extenderWeight ?? SHIPPED_EXTENDER_WEIGHT;
   return {
     name: 'wattsched',
