@@ -34,6 +34,11 @@ export interface WattschedOptions {
   readonly extenderWeight?: number;
   /** The cluster switches empty nodes off (cluster-autoscaler scale-down), so the scorer counts waking one. */
   readonly powerDown?: boolean;
+  /**
+   * The extender knows requested CPU only from its cluster watch; with a static config inventory (no API server,
+   * as in test/kube-scheduler's harness) it sees every node as empty. True models that extender.
+   */
+  readonly staticInventory?: boolean;
 }
 
 export function createWattsched(opts: WattschedOptions = {}): Policy {
@@ -43,7 +48,7 @@ export function createWattsched(opts: WattschedOptions = {}): Policy {
     name: 'wattsched',
     score: async (pod, candidates, v: ClusterView) => {
       const demand: PodDemand = { namespace: 'sim', name: pod.name, uid: `sim-${pod.index}`, cpuMilli: pod.cpuMilli };
-      const states = candidates.map((i) => nodeState(v.nodes[i] as SimNode, v.requestedMilli[i] as number));
+      const states = candidates.map((i) => nodeState(v.nodes[i] as SimNode, opts.staticInventory ? 0 : (v.requestedMilli[i] as number)));
       const ev = await evaluate(scorer, demand, states.map((s) => s.name), states, true);
       const capped = capViolations(ev, states);
       const prio = priorities(ev);
