@@ -23,11 +23,24 @@ describe('convex envelope of a power curve', () => {
     expect(convexEnvelope(CONCAVE, true)).toEqual([[0, 0], [1, 240]]);
     expect(envelopeAt(convexEnvelope(CONCAVE, true), 0.25)).toBeCloseTo(60, 9);
   });
-  test('marginal watts are taken on the envelope, power with the pod on the curve', () => {
-    // CONCAVE on 10,000m from 0 to 1000m: envelope +19 W, curve says 150 W with the pod.
+  test('marginal watts are taken on the envelope (plus 0.1 % of the curve), power with the pod on the curve', () => {
+    // CONCAVE on 10,000m from 0 to 1000m: envelope +19 W, curve +100 W: 19 + 0.001·81; 150 W with the pod.
     const m = marginalWatts(CONCAVE, 10_000, 0, 1000);
-    expect(m.marginal).toBeCloseTo(19, 9);
+    expect(m.marginal).toBeCloseTo(19.081, 9);
     expect(m.withPod).toBeCloseTo(150, 9);
+    // Convex curve: envelope and curve agree, no tie-break term.
+    expect(marginalWatts(LINEAR, 10_000, 3000, 1000).marginal).toBeCloseTo(10, 12);
+  });
+  test('the tie-break prefers the identical node already past its steep start', () => {
+    // Two CONCAVE nodes, one empty, one at 50 %: the envelope charges both 19 W for 1000m; the curve 100 W vs 10 W.
+    const empty = marginalWatts(CONCAVE, 10_000, 0, 1000).marginal;
+    const half = marginalWatts(CONCAVE, 10_000, 5000, 1000).marginal;
+    expect(half).toBeCloseTo(19 + 0.001 * (10 - 19), 9);
+    expect(half).toBeLessThan(empty);
+  });
+  test('emptyNodes off: waking an empty node costs its whole power on the curve too', () => {
+    // Envelope from (0, 0) to (1, 240): +24 W for 1000m; curve: 0 → 150 W.
+    expect(marginalWatts(CONCAVE, 10_000, 0, 1000, true).marginal).toBeCloseTo(24 + 0.001 * (150 - 24), 9);
   });
 });
 

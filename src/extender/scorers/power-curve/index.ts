@@ -67,13 +67,25 @@ export function envelopeAt(hull: readonly (readonly [number, number])[], load: n
 }
 
 /**
- * Marginal watts of adding `podMilli` to a node (on the convex envelope, see above) and the node's predicted power
- * with the pod (on the curve itself: that is what a power cap is checked against). Pure, plain numbers.
+ * Weight of the curve's own marginal next to the envelope's. Nodes on one straight envelope piece (identical nodes
+ * above all: an empty one and a half-full one) cost the same on the envelope; this small share of the real curve
+ * breaks the tie towards the node that is cheaper right now, the one already past its steep start, instead of
+ * leaving it to the default plugins, which spread. Zero effect where the curve is convex (envelope = curve).
  */
-export function marginalWatts(curve: PowerCurve, allocatableMilli: number, requestedMilli: number, podMilli: number, hull = convexEnvelope(curve)): { marginal: number; withPod: number } {
-  const before = envelopeAt(hull, requestedMilli / allocatableMilli);
-  const after = envelopeAt(hull, (requestedMilli + podMilli) / allocatableMilli);
-  return { marginal: after - before, withPod: powerAt(curve, (requestedMilli + podMilli) / allocatableMilli) };
+export const CURVE_TIE_BREAK = 1e-3;
+
+/**
+ * Marginal watts of adding `podMilli` to a node (on the convex envelope, see above, plus the tie-break) and the
+ * node's predicted power with the pod (on the curve itself: that is what a power cap is checked against). With
+ * `emptyOff` an empty node is off, so on the curve too the pod pays its whole power. Pure, plain numbers.
+ */
+export function marginalWatts(curve: PowerCurve, allocatableMilli: number, requestedMilli: number, podMilli: number, emptyOff = false, hull = convexEnvelope(curve, emptyOff)): { marginal: number; withPod: number } {
+  const from = requestedMilli / allocatableMilli;
+  const to = (requestedMilli + podMilli) / allocatableMilli;
+  const envelope = envelopeAt(hull, to) - envelopeAt(hull, from);
+  const withPod = powerAt(curve, to);
+  const onCurve = withPod - (emptyOff && requestedMilli === 0 ? 0 : powerAt(curve, from));
+  return { marginal: envelope + CURVE_TIE_BREAK * (onCurve - envelope), withPod };
 }
 
 const PARSED_CURVES_MAX = 4096;
@@ -147,7 +159,7 @@ export function create(args: Args): Scorer {
           continue;
         }
         const r = curveFor(node);
-        const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli, r.hull);
+        const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli, emptyOff, r.hull);
         marginal[i] = w.marginal;
         withPod[i] = w.withPod;
         basis[i] = r.basis;
