@@ -10,6 +10,7 @@ const COMMANDS: Partial<Record<Subcommand, { summary: string; load: () => Promis
   agent: { summary: 'collect per-cgroup/pod CPU counters on this node (eBPF or cgroupfs) and serve them', load: () => import('../agent/command.js') },
   train: { summary: 'train a power model (curve, shape or counters task) to ONNX', load: () => import('../model/commands/train.js') },
   evaluate: { summary: 'evaluate an ONNX power model on a CSV (MAPE, RMSE, worst group)', load: () => import('../model/commands/evaluate.js') },
+  sim: { summary: 'replay a pod trace onto measured servers: energy per policy against the default scheduler and the optimum', load: () => import('../sim/command.js') },
   'model-server': { summary: 'serve power models by hardware fingerprint, collect samples, retrain', load: () => import('../model/server/command.js') },
 };
 

@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
   });
   const log = createLogger('extender', config.logLevel);
-  const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) });
+  const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) });
   const inventory = await chooseInventory(config, log);
   const app = await buildExtender(config, { scorer, inventory, logger: log });
 

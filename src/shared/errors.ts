@@ -29,3 +29,6 @@ export const WS_ERR_MODEL_AUTH = createError('WS_ERR_MODEL_AUTH', 'not authorise
 export const WS_ERR_AGENT_NO_CGROUPS = createError('WS_ERR_AGENT_NO_CGROUPS', 'no usable cgroup hierarchy: %s', 500);
 export const WS_ERR_AGENT_EBPF_UNAVAILABLE = createError('WS_ERR_AGENT_EBPF_UNAVAILABLE', 'collector=ebpf but eBPF is unavailable: %s', 500);
 export const WS_ERR_AGENT_KUBERNETES = createError('WS_ERR_AGENT_KUBERNETES', 'kubernetes.mode=required but %s', 500);
+
+// sim
+export const WS_ERR_SIM_INPUT = createError('WS_ERR_SIM_INPUT', 'bad simulation input %s: %s', 400);

@@ -26,10 +26,13 @@ describe('prioritize', () => {
     const app = await makeApp({ nodes: staticNodes });
     const res = await post(app, '/prioritize', extenderArgs(mode, nodes));
     expect(res.statusCode).toBe(200);
-    // Pod asks 550m of 16 cores (3.4 %): old box +1.07 W, Opteron +8.59 W, default SPECpower median +32.3 W.
+    // Pod asks 550m of 16 cores (3.4375 %), costed on each curve's convex envelope: old box 3.1 W per 10 % (its
+    // envelope keeps the first segment) +1.07 W; Opteron's envelope is the straight line 139→302 W, +5.60 W;
+    // the default median's first envelope piece runs 123→389 W over 0–60 %, +15.24 W. (15.24−5.60)/(15.24−1.07) → 7
+    // (the 0.1 % curve tie-break moves these by hundredths of a watt).
     expect(res.json()).toEqual([
       { Host: 'node-00000', Score: 10 },
-      { Host: 'node-00001', Score: 8 },
+      { Host: 'node-00001', Score: 7 },
       { Host: 'node-00002', Score: 0 },
     ]);
     await app.close();
@@ -40,18 +43,19 @@ describe('prioritize', () => {
     expect(res.body).toMatch(/^\[\{"Host":"node-00000","Score":\d+\},/);
   });
 
-  test('load already on a node raises its marginal cost where the curve is steeper', async () => {
-    // The default curve rises 94 W over the first 10 % and 38 W over the next: from 15 % load the pod costs 36.5 W.
+  test('load already on a node raises its marginal cost where the convex envelope is steeper', async () => {
+    // The default curve's envelope rises 266 W over 0–60 % (44.3 W per 10 %), then 53 W over 60–70 %: the 950m pod
+    // costs 42.1 W on the idle node and 0.5·44.3 + 0.45·53 = 46.0 W from 55 %.
     const app = await makeApp({
       nodes: [
         { name: 'idle', allocatableMilliCPU: 10000, requestedMilliCPU: 0 },
-        { name: 'busy', allocatableMilliCPU: 10000, requestedMilliCPU: 1500 },
+        { name: 'busy', allocatableMilliCPU: 10000, requestedMilliCPU: 5500 },
       ],
     });
     const res = await post(app, '/prioritize', { Pod: realisticPod('p', '950m'), NodeNames: ['idle', 'busy'], Nodes: null });
     expect(res.json()).toEqual([
-      { Host: 'idle', Score: 0 },
-      { Host: 'busy', Score: 10 },
+      { Host: 'idle', Score: 10 },
+      { Host: 'busy', Score: 0 },
     ]);
     await app.close();
   });
@@ -278,7 +282,11 @@ describe('explain and metrics', () => {
     expect(ex.nodes).toHaveLength(3);
     expect(ex.nodes[0]).toMatchObject({ name: 'node-00000', passedFilter: false, score: null, basis: 'annotation', reason: expect.stringContaining('power cap') });
     expect(ex.nodes[1]).toMatchObject({ name: 'node-00001', passedFilter: true, score: 10, basis: 'annotation' });
-    expect(ex.nodes[1].marginalWatts).toBeCloseTo(87.3 + (92.7 - 87.3) * 0.125 - 66.8, 9);
+    // 51.25 % lies on the old box's envelope piece from (30 %, 77.2 W) to (100 %, 109 W); the curve itself says
+    // 87.3 + 5.4·0.125 − 66.8 W, of which CURVE_TIE_BREAK (0.001) is mixed in.
+    const envelope = 77.2 + ((109 - 77.2) * (0.5125 - 0.3)) / 0.7 - 66.8;
+    const onCurve = 87.3 + (92.7 - 87.3) * 0.125 - 66.8;
+    expect(ex.nodes[1].marginalWatts).toBeCloseTo(envelope + 0.001 * (onCurve - envelope), 9);
     expect(ex.nodes[2]).toMatchObject({ name: 'node-00002', passedFilter: true, score: 0, basis: 'embedded SPECpower median curve' });
     expect((await app.inject({ url: '/explain/shop/nope' })).statusCode).toBe(404);
   });

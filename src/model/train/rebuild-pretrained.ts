@@ -13,7 +13,8 @@ import { crossValidate, familyFit } from '../training.js';
 import { packageRoot } from '../model-file.js';
 import { groupFolds, summarise } from '../metrics.js';
 import { fitRidge, applyLinear } from '../families/linalg.js';
-import { scatterPng } from '../plot/png.js';
+import { scatterSpec } from '../plot/charts.js';
+import { chartPng } from '../plot/render.js';
 import { CURVE_COLUMNS } from '../features.js';
 import { num } from '../csv.js';
 import type { ModelTask } from '../../shared/wire/model.js';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
     const points: [number, number][] = [];
     trained.train.outOfFold.forEach((p, i) => scored.forEach((j) => points.push([(trained.data.watts[i] as number[])[j] as number, p[j] as number])));
     const v = trained.metadata.validation;
-    writeFileSync(join(plotDir, `${r.name}.png`), scatterPng({ title: `${r.name}: predicted vs measured`, subtitle: `nested CV, outer ${v.folds} folds of whole ${r.task === 'counters' ? (r.phases ? 'load phases' : 'time blocks') : 'cpu families'}: MAPE ${v.mapePercent.toFixed(2)} %`, points }));
+    writeFileSync(join(plotDir, `${r.name}.png`), await chartPng(scatterSpec({ title: `${r.name}: predicted vs measured`, subtitle: `nested CV, outer ${v.folds} folds of whole ${r.task === 'counters' ? (r.phases ? 'load phases' : 'time blocks') : 'cpu families'}: MAPE ${v.mapePercent.toFixed(2)} %`, points })));
     index[r.name] = {
       file: `${r.name}.onnx`,
       sha256: createHash('sha256').update(trained.onnx).digest('hex'),

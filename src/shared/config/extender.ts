@@ -49,6 +49,8 @@ export const ExtenderConfigSchema = Type.Object(
         byLabelValue: Type.Record(Type.String(), PowerCurveSchema, { default: {} }),
         /** Used for nodes with neither an annotation nor a labelled curve; embedded default when unset. */
         default: Type.Optional(PowerCurveSchema),
+        /** off: the cluster switches empty nodes off (cluster-autoscaler scale-down), so waking one costs its idle power. */
+        emptyNodes: Type.Union([Type.Literal('idle'), Type.Literal('off')], { default: 'idle' }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,6 +1,15 @@
 // Scores by a node's power curve: P(load) from 11 points (annotation, labelled curve from config, or the
-// embedded SPECpower median), marginal watts = P(load + pod share) − P(load). Needs no telemetry, so it is the
-// scorer every node can get before the agent has measured anything.
+// embedded SPECpower median). Needs no telemetry, so it is the scorer every node can get before the agent has
+// measured anything.
+//
+// The marginal watts it reports are taken on the curve's lower convex envelope, not on the curve itself:
+// H(load + pod share) − H(load). Measured curves are not convex (many rise steeply from idle and then flatten), and
+// the cheapest way to carry a cluster's load fills nodes in order of their envelope's slope (for convex curves
+// that is exactly the optimal split). Scoring on the raw local slope instead chases whichever node happens to sit on
+// a flat stretch right now and leaves the efficient nodes half-filled (`wattsched sim` measures the difference).
+// For convex curves, envelope and curve agree. With `emptyNodes: off` (clusters that switch empty nodes off, e.g.
+// cluster-autoscaler scale-down) an empty node costs nothing, so its envelope starts at (0, 0) and waking it is
+// charged its idle power spread over the load it is most efficient at.
 import Type, { type Static } from 'typebox';
 import { PowerCurveSchema } from '../../../shared/config/extender.js';
 import { configProblems } from '../../../shared/config/load.js';
@@ -18,21 +27,71 @@ export const ArgsSchema = Type.Object(
     nodeLabel: Type.String(),
     byLabelValue: Type.Record(Type.String(), PowerCurveSchema),
     default: Type.Optional(PowerCurveSchema),
+    emptyNodes: Type.Optional(Type.Union([Type.Literal('idle'), Type.Literal('off')])),
   },
   { additionalProperties: false },
 );
 export type Args = Static<typeof ArgsSchema>;
 
-/** Marginal watts of adding `podMilli` to a node: pure, plain numbers. */
-export function marginalWatts(curve: PowerCurve, allocatableMilli: number, requestedMilli: number, podMilli: number): { marginal: number; withPod: number } {
-  const before = powerAt(curve, requestedMilli / allocatableMilli);
-  const withPod = powerAt(curve, (requestedMilli + podMilli) / allocatableMilli);
-  return { marginal: withPod - before, withPod };
+/**
+ * Lower convex envelope of the curve as (load, watts) vertices from load 0 to 1. With `emptyOff` the node draws
+ * nothing at load 0 (it is switched off), so the envelope starts at (0, 0) instead of at idle.
+ */
+export function convexEnvelope(curve: PowerCurve, emptyOff = false): readonly (readonly [number, number])[] {
+  const hull: [number, number][] = [];
+  for (let k = 0; k < curve.length; k++) {
+    const p: [number, number] = [k / (curve.length - 1), k === 0 && emptyOff ? 0 : (curve[k] as number)];
+    // Monotone chain: drop the last vertex while it lies on or above the chord from the one before it to p.
+    while (hull.length >= 2) {
+      const [ax, ay] = hull[hull.length - 2] as [number, number];
+      const [bx, by] = hull[hull.length - 1] as [number, number];
+      if ((by - ay) * (p[0] - ax) >= (p[1] - ay) * (bx - ax)) hull.pop();
+      else break;
+    }
+    hull.push(p);
+  }
+  return hull;
+}
+
+/** The envelope's watts at `load` (clamped to [0, 1]). */
+export function envelopeAt(hull: readonly (readonly [number, number])[], load: number): number {
+  const x = Math.min(1, Math.max(0, load));
+  for (let i = 1; i < hull.length; i++) {
+    const [bx, by] = hull[i] as readonly [number, number];
+    if (x <= bx) {
+      const [ax, ay] = hull[i - 1] as readonly [number, number];
+      return bx > ax ? ay + ((by - ay) * (x - ax)) / (bx - ax) : by;
+    }
+  }
+  return (hull[hull.length - 1] as readonly [number, number])[1];
+}
+
+/**
+ * Weight of the curve's own marginal next to the envelope's. Nodes on one straight envelope piece (identical nodes
+ * above all: an empty one and a half-full one) cost the same on the envelope; this small share of the real curve
+ * breaks the tie towards the node that is cheaper right now, the one already past its steep start, instead of
+ * leaving it to the default plugins, which spread. Zero effect where the curve is convex (envelope = curve).
+ */
+export const CURVE_TIE_BREAK = 1e-3;
+
+/**
+ * Marginal watts of adding `podMilli` to a node (on the convex envelope, see above, plus the tie-break) and the
+ * node's predicted power with the pod (on the curve itself: that is what a power cap is checked against). With
+ * `emptyOff` an empty node is off, so on the curve too the pod pays its whole power. Pure, plain numbers.
+ */
+export function marginalWatts(curve: PowerCurve, allocatableMilli: number, requestedMilli: number, podMilli: number, emptyOff = false, hull = convexEnvelope(curve, emptyOff)): { marginal: number; withPod: number } {
+  const from = requestedMilli / allocatableMilli;
+  const to = (requestedMilli + podMilli) / allocatableMilli;
+  const envelope = envelopeAt(hull, to) - envelopeAt(hull, from);
+  const withPod = powerAt(curve, to);
+  const onCurve = withPod - (emptyOff && requestedMilli === 0 ? 0 : powerAt(curve, from));
+  return { marginal: envelope + CURVE_TIE_BREAK * (onCurve - envelope), withPod };
 }
 
 const PARSED_CURVES_MAX = 4096;
 
-type CurveLookup = { curve: PowerCurve; basis: string } | { error: string };
+type Resolved = { curve: PowerCurve; basis: string };
+type CurveLookup = Resolved | { error: string };
 
 export function create(args: Args): Scorer {
   const problems = configProblems(ArgsSchema, args);
@@ -67,11 +126,16 @@ export function create(args: Args): Scorer {
   };
   // NodeStates are immutable and inventories hand out the same object until the node changes, so the resolved
   // curve is remembered per object: names mode then costs one lookup per node instead of string hashing.
-  const resolved = new WeakMap<NodeState, { curve: PowerCurve; basis: string }>();
-  const curveFor = (node: NodeState): { curve: PowerCurve; basis: string } => {
+  const emptyOff = args.emptyNodes === 'off';
+  const hulls = new WeakMap<PowerCurve, readonly (readonly [number, number])[]>();
+  const resolved = new WeakMap<NodeState, Resolved & { hull: readonly (readonly [number, number])[] }>();
+  const curveFor = (node: NodeState): Resolved & { hull: readonly (readonly [number, number])[] } => {
     let r = resolved.get(node);
     if (!r) {
-      r = resolve(node);
+      const c = resolve(node);
+      let hull = hulls.get(c.curve);
+      if (!hull) hulls.set(c.curve, (hull = convexEnvelope(c.curve, emptyOff)));
+      r = { ...c, hull };
       resolved.set(node, r);
     }
     return r;
@@ -95,7 +159,7 @@ export function create(args: Args): Scorer {
           continue;
         }
         const r = curveFor(node);
-        const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli);
+        const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli, emptyOff, r.hull);
         marginal[i] = w.marginal;
         withPod[i] = w.withPod;
         basis[i] = r.basis;

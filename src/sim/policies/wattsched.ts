@@ -1,0 +1,58 @@
+// What the extender ships, called as a library: the same Scorer, evaluate(), cap filter and watts-to-priority
+// mapping the webhooks use, fed the NodeStates the extender would see in names mode (each node's own curve as its
+// power-curve annotation, allocatable = hardware threads, requested = the CPU requests bound to it). Its priority is
+// then added to the default plugins' scores with the shipped extender weight, as kube-scheduler adds them.
+import { capViolations, evaluate, priorities } from '../../extender/decisions/evaluate.js';
+import type { NodeState } from '../../extender/nodes/state.js';
+import type { PodDemand } from '../../extender/protocol/pod.js';
+import * as powerCurve from '../../extender/scorers/power-curve/index.js';
+import type { Scorer } from '../../extender/scoring/scorer.js';
+import { ANNOTATIONS } from '../../shared/names.js';
+import type { SimNode } from '../data.js';
+import type { ClusterView, Policy } from '../policy.js';
+import { defaultPluginScore } from './default.js';
+
+/** manifests/kube-scheduler/kube-scheduler-config.yaml's extender weight (a test keeps the two equal). */
+export const SHIPPED_EXTENDER_WEIGHT = 151;
+/** kube-scheduler adds an extender's 0–10 priority as priority × weight × (MaxNodeScore / MaxExtenderPriority). */
+const EXTENDER_SCALE = 100 / 10;
+
+const NODE_LABEL = 'node.kubernetes.io/instance-type';
+
+export function nodeState(node: SimNode, requestedMilli: number): NodeState {
+  return {
+    name: node.name,
+    labels: {},
+    annotations: { [ANNOTATIONS.powerCurve]: node.curve.join(',') },
+    allocatableMilliCPU: node.capacityMilli,
+    requestedMilliCPU: requestedMilli,
+  };
+}
+
+export interface WattschedOptions {
+  readonly scorer?: Scorer;
+  readonly extenderWeight?: number;
+  /** The cluster switches empty nodes off (cluster-autoscaler scale-down), so the scorer counts waking one. */
+  readonly powerDown?: boolean;
+  /**
+   * The extender knows requested CPU only from its cluster watch; with a static config inventory (no API server,
+   * as in test/kube-scheduler's harness) it sees every node as empty. True models that extender.
+   */
+  readonly staticInventory?: boolean;
+}
+
+export function createWattsched(opts: WattschedOptions = {}): Policy {
+  const scorer = opts.scorer ?? powerCurve.create({ nodeLabel: NODE_LABEL, byLabelValue: {}, emptyNodes: opts.powerDown ? 'off' : 'idle' });
+  const weight = opts.extenderWeight ?? SHIPPED_EXTENDER_WEIGHT;
+  return {
+    name: 'wattsched',
+    score: async (pod, candidates, v: ClusterView) => {
+      const demand: PodDemand = { namespace: 'sim', name: pod.name, uid: `sim-${pod.index}`, cpuMilli: pod.cpuMilli };
+      const states = candidates.map((i) => nodeState(v.nodes[i] as SimNode, opts.staticInventory ? 0 : (v.requestedMilli[i] as number)));
+      const ev = await evaluate(scorer, demand, states.map((s) => s.name), states, true);
+      const capped = capViolations(ev, states);
+      const prio = priorities(ev);
+      return candidates.map((i, k) => (capped.has(k) ? -Infinity : defaultPluginScore(pod, i, v) + weight * EXTENDER_SCALE * (prio[k] as number)));
+    },
+  };
+}
