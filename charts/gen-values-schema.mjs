@@ -91,7 +91,7 @@ export function valuesSchema({ agent, extender, modelServer }) {
       }),
       scheduler: obj({
         extenderURL: { type: 'string', pattern: '^(https?://.+)?$' },
-        defaultScheduler: obj({ renderConfig: bool, caFile: { type: 'string', minLength: 1 } }),
+        defaultScheduler: obj({ renderConfig: bool, caFile: { type: 'string', minLength: 1 }, kubeconfig: str }),
         second: obj({
           enabled: bool,
           schedulerName: { type: 'string', minLength: 1, not: { const: 'default-scheduler' } },

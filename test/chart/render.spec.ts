@@ -175,7 +175,9 @@ describe('values schema (generated from src/shared/config) makes helm template f
     ['a power curve of 2 points', { extender: { config: { powerCurves: { byLabelValue: { x: [1, 2] } } } } }, /byLabelValue/],
     ['a model-server bound', { modelServer: { config: { retrain: { holdOutFraction: 2 } } } }, /holdOutFraction/],
     ['an unknown top-level key', { bogus: true }, /bogus/],
-    ['a container without limits', { extender: { resources: { requests: { cpu: '1', memory: '1Gi' } } } }, /limits/],
+    // null deletes a default in Helm's merge: the only way a user can drop the limits values.yaml sets.
+    ['a container without limits', { extender: { resources: { limits: null } } }, /limits/],
+    ['a container without a memory request', { modelServer: { resources: { requests: { memory: null } } } }, /memory/],
     ['the second scheduler named default-scheduler', { scheduler: { second: { schedulerName: 'default-scheduler' } } }, /schedulerName/],
   ])('%s', (_what, values, reason) => {
     const r = helmTemplate(values);
@@ -228,7 +230,7 @@ describe('one KubeSchedulerConfiguration: the harness file with only the documen
     expect(rendered).toEqual(expected);
   });
 
-  it('default scheduler with TLS: HTTPS, the CA path on the control plane, the default profile and lease', () => {
+  it('default scheduler with TLS: HTTPS, the CA and kubeconfig paths on the control plane, the default profile and lease', () => {
     const ms = render({ tls: { enabled: true, secretName: 'mine' } });
     const rendered = parseYaml(find(ms, 'ConfigMap', 'wattsched-default-scheduler-config').data['kube-scheduler-config.yaml']);
     const expected = shipped();
@@ -240,6 +242,8 @@ describe('one KubeSchedulerConfiguration: the harness file with only the documen
     expected.profiles[0].schedulerName = 'default-scheduler';
     expected.leaderElection.resourceName = 'kube-scheduler';
     expected.leaderElection.resourceNamespace = 'kube-system';
+    // kube-scheduler ignores --kubeconfig when --config is given (options.ApplyTo), so the file must carry it.
+    expected.clientConnection = { ...expected.clientConnection, kubeconfig: '/etc/kubernetes/scheduler.conf' };
     expect(rendered).toEqual(expected);
   });
 });

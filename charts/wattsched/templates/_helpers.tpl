@@ -58,7 +58,7 @@ seccompProfile:
 {{/*
 The KubeSchedulerConfiguration, rendered from files/kube-scheduler-config.yaml (the file test/kube-scheduler decodes
 and runs). Substituted: the extender's urlPrefix and verbs (from extender.config), HTTPS and its CA, and per way:
-(dict "root" $ "schedulerName" NAME "lease" NAME "leaseNamespace" NS "caFile" PATH).
+(dict "root" $ "schedulerName" NAME "lease" NAME "leaseNamespace" NS "caFile" PATH "kubeconfig" PATH-or-empty).
 */}}
 {{- define "wattsched.schedulerConfig" -}}
 {{- $root := .root -}}
@@ -79,6 +79,11 @@ and runs). Substituted: the extender's urlPrefix and verbs (from extender.config
 {{- $_ := set (index $cfg.profiles 0) "schedulerName" .schedulerName -}}
 {{- $_ := set $cfg.leaderElection "resourceName" .lease -}}
 {{- $_ := set $cfg.leaderElection "resourceNamespace" .leaseNamespace -}}
+{{- if .kubeconfig -}}
+{{- $cc := $cfg.clientConnection | default dict -}}
+{{- $_ := set $cc "kubeconfig" .kubeconfig -}}
+{{- $_ := set $cfg "clientConnection" $cc -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
