@@ -24,7 +24,8 @@ start=$(date +%s)
 
 tools="$repo/.cache/chart/bin"
 mkdir -p "$tools"
-if ! "$tools/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+# `go install` leaves Helm's own version string unset (it comes from release ldflags), so ask the binary's build info.
+if ! go version -m "$tools/helm" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+${HELM_VERSION}[[:space:]]"; then
   log "building Helm ${HELM_VERSION} from the Go module proxy"
   # Outside any module, so the pinned version's own go.mod decides its dependencies.
   (cd /tmp && GOFLAGS= GOBIN="$tools" go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}") || fail "go install helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The image suite: builds the wattsched image here without a registry (deploy/image/build.sh: mmdebstrap + buildah
-# from scratch), then runs it with buildah (crun) on the host network and checks that the extender and the model
+# from scratch), then runs it with buildah and runc (crun refuses this machine's hybrid cgroup v1/v2 layout) on
+# the host network and checks that the extender and the model
 # server inside it answer /healthz as the non-root user the image declares. Installs the packages in
 # deploy/image/apt-packages.txt when missing (root only). Reports itself skipped, with the reason, where a
 # container toolchain cannot be installed; appends "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS.
@@ -36,6 +37,7 @@ image="localhost/wattsched:$version"
 user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$image")
 [ "$user" = "65532:65532" ] && ok "image runs as $user by default" || bad "image user is '$user', not 65532:65532"
 
+runtime=$(command -v runc) || { bad "no runc"; finish; }
 ctr=$(buildah from --quiet "$image") || { bad "buildah from $image"; finish; }
 trap 'buildah rm "$ctr" >/dev/null 2>&1' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
@@ -45,7 +47,7 @@ serve_and_check() { # name, path, args...
   local name=$1 path=$2; shift 2
   local port; port=$(free_port)
   local logf; logf=$(mktemp)
-  buildah run --isolation oci --network host "$ctr" -- /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
+  buildah run --runtime "$runtime" --isolation oci --network host "$ctr" -- /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
   local pid=$!
   local body=""
   for _ in $(seq 1 120); do
@@ -58,7 +60,7 @@ serve_and_check() { # name, path, args...
   wait "$pid" 2>/dev/null
   rm -f "$logf"
 }
-whoami_in=$(buildah run --isolation oci "$ctr" -- /usr/bin/id -u 2>&1)
+whoami_in=$(buildah run --runtime "$runtime" --isolation oci "$ctr" -- /usr/bin/id -u 2>&1)
 [ "$whoami_in" = "65532" ] && ok "processes in the container run as uid 65532" || bad "uid in the container: $whoami_in"
 serve_and_check extender /healthz extender
 serve_and_check model-server /healthz model-server --data-dir /tmp/models
