@@ -59,6 +59,13 @@ export function valuesSchema({ agent, extender, modelServer }) {
         config: componentSchema(agent),
         nodeOptions: str,
         hostPID: bool,
+        // Unconfined is not offered: the policy checks require a profile.
+        seccompProfile: {
+          oneOf: [
+            obj({ type: { const: 'RuntimeDefault' } }, { required: ['type'] }),
+            obj({ type: { const: 'Localhost' }, localhostProfile: { type: 'string', minLength: 1 } }, { required: ['type', 'localhostProfile'] }),
+          ],
+        },
         checkpointHostPath: { type: 'string', pattern: '^(/.*)?$' },
         resources,
         tolerations: list,

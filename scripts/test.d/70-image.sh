@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The image suite: builds the wattsched image here without a registry (deploy/image/build.sh: mmdebstrap + buildah
-# from scratch), then runs it with buildah and runc (crun refuses this machine's hybrid cgroup v1/v2 layout) on
-# the host network and checks that the extender and the model
-# server inside it answer /healthz as the non-root user the image declares. Installs the packages in
-# deploy/image/apt-packages.txt when missing (root only). Reports itself skipped, with the reason, where a
-# container toolchain cannot be installed; appends "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS.
-# Cold: about 3-6 minutes on 2 cores (mmdebstrap downloads ~40 MB of .debs; copying node_modules dominates).
+# from scratch), runs it with buildah and runc (crun refuses this machine's hybrid cgroup v1/v2 layout) on the host
+# network, and checks that the extender and the model server inside it answer /healthz as the image's non-root
+# user, and that the agent inside it loads its eBPF program as the chart's DaemonSet runs it (uid 0, only CAP_BPF
+# and CAP_PERFMON, read-only host mounts). Installs deploy/image/apt-packages.txt when missing (root only); reports
+# itself skipped, with the reason, where that is impossible; appends "PASSED FAILED SKIPPED" to
+# $WATTSCHED_TEST_COUNTS. Cold: about 3-6 minutes on 2 cores (mmdebstrap fetches ~40 MB of .debs; copying
+# node_modules dominates).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 counts="${WATTSCHED_TEST_COUNTS:-/dev/null}"
@@ -64,4 +65,48 @@ whoami_in=$(buildah run --runtime "$runtime" --isolation oci "$ctr" -- /usr/bin/
 [ "$whoami_in" = "65532" ] && ok "processes in the container run as uid 65532" || bad "uid in the container: $whoami_in"
 serve_and_check extender /healthz extender
 serve_and_check model-server /healthz model-server --data-dir /tmp/models
+
+# The agent as the chart runs it: uid 0 with every capability dropped but BPF and PERFMON, the host's cgroupfs,
+# BTF and tracefs read-only, under a seccomp profile that grants bpf() for CAP_BPF and perf_event_open() for
+# CAP_PERFMON as containerd's RuntimeDefault does (containerd contrib/seccomp/seccomp_default.go). buildah's own
+# default profile here (containers-common) grants them only with CAP_SYS_ADMIN, so it is rewritten that way.
+# SYS_RESOURCE is left out: this machine's bounding set lacks it, and on kernels >= 5.11 BPF memory is
+# memcg-accounted, so the load must succeed without it.
+agent_check() {
+  local base=/usr/share/containers/seccomp.json
+  [ -f "$base" ] || { bad "agent: no $base to derive the seccomp profile from"; return; }
+  [ -r /sys/kernel/btf/vmlinux ] || { bad "agent: this kernel has no BTF, the eBPF collector cannot load here"; return; }
+  [ -f native/build/Release/wattsched_bpf.node ] || { bad "agent: the native addon was not built (scripts/setup.d/20-bpf-native.sh)"; return; }
+  local profile; profile=$(mktemp --suffix .json)
+  node -e '
+const fs = require("fs");
+const p = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+const byCap = { bpf: "CAP_BPF", perf_event_open: "CAP_PERFMON" };
+p.syscalls = p.syscalls.map((s) => ({ ...s, names: s.names.filter((n) => !(n in byCap)) })).filter((s) => s.names.length > 0);
+for (const [name, cap] of Object.entries(byCap)) for (const c of [cap, "CAP_SYS_ADMIN"]) p.syscalls.push({ names: [name], action: "SCMP_ACT_ALLOW", args: [], includes: { caps: [c] }, excludes: {} });
+fs.writeFileSync(process.argv[2], JSON.stringify(p));
+' "$base" "$profile"
+  local actr; actr=$(buildah from --quiet --security-opt "seccomp=$profile" "$image") || { bad "buildah from (agent)"; return; }
+  local drops=() c
+  for c in CHOWN DAC_OVERRIDE FOWNER FSETID KILL NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT NET_RAW MKNOD AUDIT_WRITE; do drops+=(--cap-drop "CAP_$c"); done
+  local report; report=$(mktemp)
+  # buildah applies --cap-drop ALL after --cap-add, so the defaults are dropped by name; CapEff is checked below.
+  buildah run --runtime "$runtime" --isolation oci --user 0:0 --env WATTSCHED_AGENT_KUBERNETES__MODE=off \
+    --cap-add CAP_BPF --cap-add CAP_PERFMON "${drops[@]}" \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:ro,rbind -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing:ro \
+    "$actr" -- /bin/sh -c 'grep CapEff /proc/self/status >&2; exec /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js agent --once --json --collector ebpf' \
+    >"$report" 2>"$report.err"
+  local rc=$?
+  local capeff; capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' "$report.err")
+  # Bits 38 (CAP_PERFMON) and 39 (CAP_BPF), nothing else.
+  [ "$capeff" = "000000c000000000" ] && ok "agent container's effective capabilities are BPF and PERFMON only" || bad "agent CapEff $capeff"
+  if [ "$rc" -eq 0 ] && node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); process.exit(r.collector.name === "ebpf" ? 0 : 1)' "$report"; then
+    ok "agent in the container loads its eBPF program with those capabilities: $(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).collector.variant' "$report")"
+  else
+    bad "agent in the container could not load eBPF (exit $rc)"; head -c 2000 "$report.err" >&2
+  fi
+  buildah rm "$actr" >/dev/null 2>&1
+  rm -f "$profile" "$report" "$report.err"
+}
+agent_check
 finish

@@ -7,9 +7,9 @@ export interface ChartCase {
 export const CASES: readonly ChartCase[] = [
   { name: 'defaults', values: {} },
   {
-    name: 'everything on (cert-manager TLS with its own CA, monitoring, dashboard, checkpoint, scheduler CIDRs)',
+    name: 'everything on (cert-manager TLS with its own CA, monitoring, dashboard, checkpoint, host PID, Localhost seccomp, scheduler CIDRs)',
     values: {
-      agent: { hostPID: true, checkpointHostPath: '/var/lib/wattsched' },
+      agent: { hostPID: true, checkpointHostPath: '/var/lib/wattsched', seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/wattsched-agent.json' } },
       extender: { config: { urlPrefix: '/wattsched', powerCurves: { byLabelValue: { 'm5.large': [100, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300] } } } },
       tls: { enabled: true, certManager: { enabled: true } },
       networkPolicy: { schedulerCIDRs: ['10.0.0.0/24'] },

@@ -178,6 +178,7 @@ describe('values schema (generated from src/shared/config) makes helm template f
     // null deletes a default in Helm's merge: the only way a user can drop the limits values.yaml sets.
     ['a container without limits', { extender: { resources: { limits: null } } }, /limits/],
     ['a container without a memory request', { modelServer: { resources: { requests: { memory: null } } } }, /memory/],
+    ['an Unconfined agent seccomp profile', { agent: { seccompProfile: { type: 'Unconfined' } } }, /seccompProfile/],
     ['the second scheduler named default-scheduler', { scheduler: { second: { schedulerName: 'default-scheduler' } } }, /schedulerName/],
   ])('%s', (_what, values, reason) => {
     const r = helmTemplate(values);
