@@ -31,6 +31,8 @@ if ! go version -m "$tools/helm" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:spac
   (cd /tmp && GOFLAGS= GOBIN="$tools" go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}") || fail "go install helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
 export WATTSCHED_HELM="$tools/helm"
+# Helm's cache, config and data stay in the checkout, not in the user's home.
+export HELM_CACHE_HOME="$repo/.cache/chart/helm/cache" HELM_CONFIG_HOME="$repo/.cache/chart/helm/config" HELM_DATA_HOME="$repo/.cache/chart/helm/data"
 
 mod=test/kube-scheduler
 kbin="$repo/$mod/bin"
