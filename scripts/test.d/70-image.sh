@@ -40,7 +40,8 @@ user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$image")
 
 runtime=$(command -v runc) || { bad "no runc"; finish; }
 ctr=$(buildah from --quiet "$image") || { bad "buildah from $image"; finish; }
-trap 'buildah rm "$ctr" >/dev/null 2>&1' EXIT
+# The OCI archive in .cache/image stays; the copy in buildah's local storage goes with the suite's containers.
+trap 'buildah rm "$ctr" >/dev/null 2>&1; buildah rmi "$image" >/dev/null 2>&1' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # Runs one server in the container (as the image's user, the entrypoint's node and CLI) and waits for /healthz.
