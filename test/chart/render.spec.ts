@@ -46,6 +46,14 @@ describe('defaults', () => {
   const ms = render({});
   const kinds = (k: string) => ms.filter((m) => m.kind === k).map((m) => m.metadata.name).sort();
 
+  it('the policy checks see the one exception: without its allowance the agent container is flagged', () => {
+    expect(policyViolations(ms)).toEqual([
+      'DaemonSet/wattsched-agent/agent: runAsNonRoot is not true',
+      'DaemonSet/wattsched-agent/agent: runAsUser 0',
+      'DaemonSet/wattsched-agent/agent: adds capabilities BPF,PERFMON,SYS_RESOURCE',
+    ]);
+  });
+
   it('renders the three components, the second scheduler and the default-scheduler config, nothing that needs a CRD', () => {
     expect(kinds('DaemonSet')).toEqual(['wattsched-agent']);
     expect(kinds('Deployment')).toEqual(['wattsched-extender', 'wattsched-model-server', 'wattsched-scheduler']);
