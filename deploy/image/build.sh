@@ -57,9 +57,12 @@ ctr=$(buildah from --quiet scratch)
 cleanup_ctr() { buildah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup_ctr EXIT
 buildah copy --quiet "$ctr" "$rootfs" / >/dev/null
-buildah config --user 65532:65532 --workingdir /opt/wattsched --env NODE_ENV=production \
+# The same user, environment, ports, entrypoint and command as the Containerfile's final stage
+# (scripts/test.d/70-image.sh compares them).
+buildah config --user 65532:65532 --workingdir /opt/wattsched \
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production \
   --port 8888 --port 9102 --port 8100 \
-  --entrypoint '["/usr/local/bin/node", "/opt/wattsched/dist/src/cli/main.js"]' --cmd extender \
+  --entrypoint '["node", "/opt/wattsched/dist/src/cli/main.js"]' --cmd '["extender"]' \
   --label org.opencontainers.image.title=wattsched --label "org.opencontainers.image.version=$version" "$ctr"
 buildah commit --quiet --rm "$ctr" "$name:$version" >/dev/null
 rm -f "$out/wattsched-$version.oci.tar"

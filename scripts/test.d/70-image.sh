@@ -38,6 +38,20 @@ image="localhost/wattsched:$version"
 user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$image")
 [ "$user" = "65532:65532" ] && ok "image runs as $user by default" || bad "image user is '$user', not 65532:65532"
 
+# The image built here must present itself as the Containerfile's final stage does.
+want=$(node -e '
+const lines = require("fs").readFileSync("deploy/image/Containerfile", "utf8").split("\n");
+const last = lines.slice(lines.map((l) => l.startsWith("FROM ")).lastIndexOf(true));
+const get = (k) => last.filter((l) => l.startsWith(k + " ")).map((l) => l.slice(k.length + 1).trim());
+console.log(JSON.stringify({ user: get("USER")[0], entrypoint: JSON.parse(get("ENTRYPOINT")[0]), cmd: JSON.parse(get("CMD")[0]),
+  ports: get("EXPOSE").flatMap((p) => p.split(/\s+/)).map((p) => p + "/tcp").sort(), workdir: get("WORKDIR")[0] }));
+')
+got=$(buildah inspect --type image "$image" | node -e '
+let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { const c = JSON.parse(s).OCIv1.config;
+  console.log(JSON.stringify({ user: c.User, entrypoint: c.Entrypoint, cmd: c.Cmd, ports: Object.keys(c.ExposedPorts ?? {}).sort(), workdir: c.WorkingDir })); });
+')
+[ "$want" = "$got" ] && ok "image config matches the Containerfile's final stage: $got" || bad "image config $got differs from the Containerfile's $want"
+
 runtime=$(command -v runc) || { bad "no runc"; finish; }
 ctr=$(buildah from --quiet "$image") || { bad "buildah from $image"; finish; }
 # The OCI archive in .cache/image stays; the copy in buildah's local storage goes with the suite's containers.
