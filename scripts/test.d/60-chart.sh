@@ -5,7 +5,8 @@
 #   - etcd, kube-apiserver, kubectl, kube-scheduler from test/kube-scheduler's pinned module into its bin/
 #     (as stack/up.sh builds them; cold: several minutes, relinks only when go.mod/go.sum changed);
 #   - the CRDs the chart uses, from the published CRD files of prometheus-operator and cert-manager
-#     (`go mod download` of the modules, files read from the module directory; nothing is copied into the repo).
+#     (`go mod download` of the modules, files read from the module directory; nothing is copied into the repo);
+#   - test/chart/promql, Prometheus's PromQL parser as a filter (seconds once its modules are cached).
 # Then runs test/chart/*.spec.ts (vitest, test/chart/vitest.config.ts) and appends "PASSED FAILED SKIPPED" to
 # $WATTSCHED_TEST_COUNTS. The specs start their own etcd + kube-apiserver on free loopback ports.
 set -uo pipefail
@@ -41,13 +42,21 @@ build() { # binary, go build args...
   local out="$kbin/$1"; shift
   if [ -x "$out" ] && [ "$out" -nt "$mod/go.mod" ] && [ "$out" -nt "$mod/go.sum" ]; then return 0; fi
   log "building $(basename "$out") from ${mod}'s pinned module"
-  (cd "$mod" && GOFLAGS=-mod=readonly go build -o "$out" "$@") || fail "go build $*"
+  (cd "$mod" && GOFLAGS="-mod=readonly -buildvcs=false" go build -o "$out" "$@") || fail "go build $*"
 }
 build etcd -tags stack ./cmd/etcd
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kubectl k8s.io/kubernetes/cmd/kubectl
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 export WATTSCHED_KUBE_BIN="$kbin"
+
+# Prometheus's own PromQL parser (test/chart/promql, its own module) for the alert and dashboard expressions.
+promql="$tools/promql"
+if ! [ -x "$promql" ] || [ -n "$(find test/chart/promql -newer "$promql" -type f | head -n 1)" ]; then
+  log "building the PromQL checker (github.com/prometheus/prometheus/promql/parser)"
+  (cd test/chart/promql && GOFLAGS="-mod=readonly -buildvcs=false" go build -o "$promql" .) || fail "go build test/chart/promql"
+fi
+export WATTSCHED_PROMQL="$promql"
 
 moddir() { (cd /tmp && GOFLAGS= go mod download -json "$1") | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);if(j.Error){console.error(j.Error);process.exit(1)}console.log(j.Dir)})'; }
 prom=$(moddir "github.com/prometheus-operator/prometheus-operator@${PROM_OPERATOR_VERSION}") || fail "go mod download prometheus-operator ${PROM_OPERATOR_VERSION}"

@@ -49,6 +49,21 @@ export function helmTemplate(values: object, extra: readonly string[] = []): Run
   ]);
 }
 
+export interface PromqlResult {
+  ok: boolean;
+  error?: string;
+  metrics?: string[];
+}
+
+/** Parses each expression with Prometheus's parser (test/chart/promql, built by the chart suite). */
+export function parsePromql(exprs: readonly string[]): PromqlResult[] {
+  const bin = process.env.WATTSCHED_PROMQL;
+  if (!bin) throw new Error('WATTSCHED_PROMQL is not set: run the chart suite through scripts/test.d/60-chart.sh, which builds it');
+  const r = run(bin, [], exprs.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  if (r.code !== 0) throw new Error(`promql checker failed: ${r.stderr}`);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as PromqlResult);
+}
+
 export function parseManifests(text: string): Manifest[] {
   return parseAllDocuments(text)
     .map((d) => {

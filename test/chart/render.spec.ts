@@ -12,7 +12,7 @@ import { ExtenderConfigSchema } from '../../src/shared/config/extender.js';
 import { ModelServerConfigSchema } from '../../src/shared/config/model-server.js';
 import { METRICS } from '../../src/shared/names.js';
 import { CASES } from './cases.js';
-import { CHART, NAMESPACE, REPO, find, helmBinary, helmTemplate, render, run, valuesFile } from './helm.js';
+import { CHART, NAMESPACE, REPO, find, helmBinary, helmTemplate, parsePromql, render, run, valuesFile } from './helm.js';
 import { type Manifest, policyViolations } from './policy.js';
 
 const AGENT_CAPS = ['BPF', 'PERFMON', 'SYS_RESOURCE'];
@@ -148,12 +148,25 @@ describe('switches', () => {
     expect(dash.metadata.labels.grafana_dashboard).toBe('1');
     const panels = JSON.parse(dash.data['wattsched.json']).panels as Manifest[];
     const exprs = [...rules.map((r) => r.expr as string), ...panels.flatMap((p) => p.targets.map((t: Manifest) => t.expr as string))];
-    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(wattsched_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1] as string)));
-    for (const name of used) expect([...EXPORTED_METRICS, ...PLANNED_METRICS], name).toContain(name);
+    const parsed = parsePromql(exprs);
+    parsed.forEach((p, i) => expect(p, exprs[i]).toMatchObject({ ok: true }));
+    // Histograms are exported under their base name; PromQL selects its _bucket/_sum/_count series.
+    const used = new Set(parsed.flatMap((p) => p.metrics ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+    expect(used.size).toBeGreaterThan(5);
+    for (const name of used) {
+      if (name === 'up') continue;
+      expect([...EXPORTED_METRICS, ...PLANNED_METRICS], name).toContain(name);
+    }
     for (const p of panels) {
       const planned = p.targets.some((t: Manifest) => PLANNED_METRICS.some((n) => (t.expr as string).includes(n)));
       expect(p.title.includes('(planned metric)'), p.title).toBe(planned);
     }
+  });
+
+  it('the PromQL check rejects what Prometheus would: a broken expression and a bad duration', () => {
+    const [unclosed, duration] = parsePromql(['sum(rate(wattsched_extender_fail_open_total[5m])', 'rate(wattsched_extender_fail_open_total[5 minutes])']);
+    expect(unclosed?.ok).toBe(false);
+    expect(duration?.ok).toBe(false);
   });
 
   it('an empty NetworkPolicy peer list admits nothing instead of everything', () => {
