@@ -61,7 +61,7 @@ buildah copy --quiet "$ctr" "$rootfs" / >/dev/null
 # (scripts/test.d/70-image.sh compares them).
 buildah config --user 65532:65532 --workingdir /opt/wattsched \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production \
-  --port 8888 --port 9102 --port 8100 \
+  --port 8888/tcp --port 9102/tcp --port 8100/tcp \
   --entrypoint '["node", "/opt/wattsched/dist/src/cli/main.js"]' --cmd '["extender"]' \
   --label org.opencontainers.image.title=wattsched --label "org.opencontainers.image.version=$version" "$ctr"
 buildah commit --quiet --rm "$ctr" "$name:$version" >/dev/null
