@@ -88,7 +88,9 @@ describe('helm install, upgrade and uninstall (the documented commands) against 
   };
 
   it('helm install: every object reads back as rendered', () => {
-    helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(EVERYTHING.values)]);
+    const notes = helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(EVERYTHING.values)]);
+    expect(notes).toMatch(/schedulerName: wattsched/);
+    expect(notes).toMatch(/wattsched-default-scheduler-config/);
     const manifests = parseManifests(helm(['get', 'manifest', RELEASE, '--namespace', NAMESPACE]));
     expect(manifests.length).toBe(render(EVERYTHING.values).length);
     for (const m of manifests) {
