@@ -182,6 +182,14 @@ describe('switches', () => {
     expect(on.volumes.find((v: Manifest) => v.name === 'state').hostPath).toEqual({ path: '/var/lib/wattsched', type: 'DirectoryOrCreate' });
   });
 
+  it('a config change changes the pod template (checksum annotation), so helm upgrade rolls exactly those pods', () => {
+    const sum = (v: object, kind: string, name: string) => find(render(v), kind, name).spec.template.metadata.annotations['checksum/config'];
+    const ext = { extender: { config: { logLevel: 'debug' } } };
+    expect(sum(ext, 'Deployment', 'wattsched-extender')).not.toBe(sum({}, 'Deployment', 'wattsched-extender'));
+    expect(sum(ext, 'DaemonSet', 'wattsched-agent')).toBe(sum({}, 'DaemonSet', 'wattsched-agent'));
+    expect(sum(ext, 'Deployment', 'wattsched-model-server')).toBe(sum({}, 'Deployment', 'wattsched-model-server'));
+  });
+
   it('the second scheduler runs the upstream image at the cluster version unless pinned', () => {
     const image = (v: object) => podSpec(find(render(v), 'Deployment', 'wattsched-scheduler')).containers[0].image;
     expect(image({})).toBe('registry.k8s.io/kube-scheduler:v1.35.4');
