@@ -1,5 +1,5 @@
 // Package e2e drives upstream kube-scheduler (in-process, fake API server) against a real `wattsched extender`
-// process over loopback HTTP(S), with the KubeSchedulerConfiguration from manifests/kube-scheduler.
+// process over loopback HTTP(S), with the KubeSchedulerConfiguration from charts/wattsched/files.
 package e2e
 
 import (

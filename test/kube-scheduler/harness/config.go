@@ -16,7 +16,7 @@ import (
 )
 
 // ShippedConfigPath is the KubeSchedulerConfiguration users deploy, relative to the repository root.
-const ShippedConfigPath = "manifests/kube-scheduler/kube-scheduler-config.yaml"
+const ShippedConfigPath = "charts/wattsched/files/kube-scheduler-config.yaml"
 
 // ExtenderOverrides are the only fields a test may change in the shipped config: where the extender listens and
 // the modes under test. Everything else (verbs, weight, profiles, plugin defaults) comes from the file as shipped.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real control plane on loopback, all built from test/kube-scheduler's pinned module: etcd 3.6, kube-apiserver
-# and kube-scheduler v1.35.4 (with manifests/kube-scheduler/kube-scheduler-config.yaml), kubectl, plus
+# and kube-scheduler v1.35.4 (with charts/wattsched/files/kube-scheduler-config.yaml), kubectl, plus
 # `wattsched extender` watching the API server. Then registers a few fake nodes (no kubelet: Node objects with
 # status) and prints what to do next. Usage: test/kube-scheduler/stack/up.sh [STATE_DIR]   (stop: down.sh STATE_DIR)
 # Needs: go, node (and dist/ built: npx tsc -p tsconfig.build.json), openssl for the service-account key.
@@ -101,7 +101,7 @@ wait_for extender curl -fsS "http://127.0.0.1:${ext_port}/readyz"
 # The shipped scheduler config, with only the kubeconfig and the extender's port filled in.
 sed -e "s|^kind: KubeSchedulerConfiguration$|kind: KubeSchedulerConfiguration\nclientConnection:\n  kubeconfig: ${state}/kubeconfig|" \
   -e "s|urlPrefix: http://127.0.0.1:8888|urlPrefix: http://127.0.0.1:${ext_port}|" \
-  "$repo/manifests/kube-scheduler/kube-scheduler-config.yaml" >"$state/kube-scheduler-config.yaml"
+  "$repo/charts/wattsched/files/kube-scheduler-config.yaml" >"$state/kube-scheduler-config.yaml"
 start kube-scheduler "$bin/kube-scheduler" --config "$state/kube-scheduler-config.yaml" --bind-address 127.0.0.1 \
   --secure-port "$sched_port" --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig"
 wait_for kube-scheduler curl -fsSk "https://127.0.0.1:${sched_port}/healthz"
