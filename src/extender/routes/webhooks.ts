@@ -21,12 +21,14 @@ import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
 import type { Scoring } from '../plugins/scoring.js';
 import type { ExtenderMetrics } from '../plugins/metrics.js';
+import { installAdmission, TurnQueue, type AdmissionLimits } from '../serving/admission.js';
 
 export interface WebhookOptions {
   urlPrefix: string;
   filterVerb: string;
   prioritizeVerb: string;
   preemptVerb: string;
+  serving: AdmissionLimits & { retryAfterSeconds: number };
 }
 
 type Verb = 'filter' | 'prioritize' | 'preempt';
@@ -114,17 +116,24 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     return { c, ev };
   };
 
-  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text.
+  installAdmission(app, opts.serving, (reason) => metrics.shed.inc({ reason }));
+
+  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text. Parsing
+  // starts the request's synchronous work (validation, scoring and the answer follow in the same turn), so it waits
+  // its turn in the queue: health probes arriving meanwhile are answered between two requests.
+  const turns = new TurnQueue();
   app.decorateRequest('rawJson', '');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
-    const raw = text as string;
-    try {
-      req.rawJson = raw;
-      done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (err) {
-      done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
-    }
+    turns.push(() => {
+      const raw = text as string;
+      try {
+        req.rawJson = raw;
+        done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
+      } catch (err) {
+        done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
+      }
+    });
   });
 
   /** Surviving Node objects as the bytes that came in, or undefined when the raw text cannot be matched up. */
@@ -152,10 +161,13 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   };
 
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const overloaded = err.code === 'WS_ERR_OVERLOADED';
+    const status = overloaded ? 503 : err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    // Shed before (or while) its body arrived: closing the connection spares reading the rest of it.
+    if (overloaded) reply.header('retry-after', String(opts.serving.retryAfterSeconds)).header('connection', 'close');
     const kind = err.validation ? 'validation' : (err.code ?? 'internal');
     metrics.errors.inc({ kind });
-    if (status >= 500) req.log.error({ err }, 'extender request failed');
+    if (status >= 500 && !overloaded) req.log.error({ err }, 'extender request failed');
     else req.log.info({ kind, reason: err.message }, 'rejected extender request');
     const reason = err.validation ? `invalid ${(req.routeOptions.config as { verb?: string }).verb ?? 'extender'} request: ${err.message}` : err.message;
     const verb = (req.routeOptions.config as { verb?: Verb } | undefined)?.verb;

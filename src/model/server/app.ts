@@ -6,6 +6,7 @@ import modelServerPlugin, { type ModelServerDeps } from './plugins.js';
 import models from './routes/models.js';
 import samples from './routes/samples.js';
 import health from './routes/health.js';
+import { serverTimeoutOptions } from '../../shared/http-limits.js';
 
 export interface BuildOptions extends ModelServerDeps {
   dataDir: string;
@@ -18,6 +19,7 @@ export async function buildModelServer(config: Readonly<ModelServerConfig>, opts
     loggerInstance: opts.logger || undefined,
     logger: opts.logger ? undefined : false,
     bodyLimit: config.bodyLimitBytes,
+    ...serverTimeoutOptions(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);
   // Every failure leaves as { error: WS_ERR_*, message } with a 4xx for the caller's mistakes.

@@ -2,6 +2,7 @@
 // the two meet (urlPrefix, filterVerb, prioritizeVerb, preemptVerb).
 import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
+import { ServerTimeoutsSchema } from '../http-limits.js';
 
 /** Watts at 0,10,…,100 % load: exactly 11 non-negative numbers. */
 export const PowerCurveSchema = Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 });
@@ -59,6 +60,19 @@ export const ExtenderConfigSchema = Type.Object(
         /** auto: watch the cluster when a kubeconfig or in-cluster config exists; off: never; required: fail without. */
         mode: Type.Union([Type.Literal('auto'), Type.Literal('off'), Type.Literal('required')], { default: 'auto' }),
         kubeconfig: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Timeouts and load shedding; see docs/extender.md "Serving under pressure". */
+    serving: Type.Object(
+      {
+        ...ServerTimeoutsSchema.properties,
+        /** Webhook requests admitted at once (receiving, queued or being answered); kube-scheduler sends one at a time. */
+        maxConcurrentRequests: Type.Integer({ minimum: 1, default: 32 }),
+        /** Request body bytes all admitted webhook requests may hold together; two bodies at the default bodyLimitBytes. */
+        maxBufferedBytes: Type.Integer({ minimum: 1024, default: 128 * 1024 * 1024 }),
+        /** Retry-After on a 503 (kube-scheduler does not read it; other clients may). */
+        retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
       },
       { additionalProperties: false, default: {} },
     ),
