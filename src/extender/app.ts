@@ -50,7 +50,7 @@ export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps):
     logController: new LogController({ disableRequestLogging: true }),
   } as FastifyServerOptions);
   await app.register(metricsPlugin);
-  await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries });
+  await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries, assumedPodTtlMs: config.powerCaps.assumedPodTtlSeconds * 1000 });
   await app.register(health);
   await app.register(explainRoute);
   await app.register(webhooks, {

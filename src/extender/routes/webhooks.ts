@@ -83,7 +83,13 @@ declare module 'fastify' {
 const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) => {
   const scoring = app.getDecorator<Scoring>('scoring');
   const metrics = app.getDecorator<ExtenderMetrics>('extenderMetrics');
-  const { inventory, scorer, explain } = scoring;
+  const { inventory, scorer, explain, assumed } = scoring;
+  const isCapped = (s: NodeState | undefined): boolean => s?.annotations[ANNOTATIONS.powerCapWatts] !== undefined;
+  /** The node with the CPU of pods assumed on it (other than `podUid`) added to what is bound there. */
+  const withAssumed = (s: NodeState, podUid: string): NodeState => {
+    const extra = assumed.onNode(s.name, podUid);
+    return extra === 0 ? s : { ...s, requestedMilliCPU: s.requestedMilliCPU + extra };
+  };
 
   const candidates = (args: ExtenderArgs): Candidates => {
     if (args.NodeNames !== undefined && args.NodeNames !== null) {
@@ -104,10 +110,17 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
   };
 
-  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs, subset?: (c: Candidates) => ScoreSubset): Promise<{ c: Candidates; ev: Evaluation }> => {
-    const c = candidates(args);
+  /** `adjust` rewrites known candidates before scoring; `subset` picks which of them to score. */
+  const judge = async (
+    verb: Verb,
+    req: FastifyRequest,
+    args: ExtenderArgs,
+    how: { adjust?: (s: NodeState) => NodeState; subset?: (c: Candidates) => ScoreSubset } = {},
+  ): Promise<{ c: Candidates; ev: Evaluation }> => {
+    const raw = candidates(args);
+    const c = how.adjust ? { ...raw, states: raw.states.map((s) => s && how.adjust!(s)) } : raw;
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, subset?.(c));
+    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
@@ -187,13 +200,20 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     `${prefix}/${opts.filterVerb}`,
     { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
     async (req, reply) => {
-      // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest.
-      const { c, ev } = await judge('filter', req, req.body, (cand) => ({
-        select: (i) => cand.states[i]?.annotations[ANNOTATIONS.powerCapWatts] !== undefined,
-        leftOutBasis: 'not scored here: no power cap to check',
-      }));
+      // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest. A
+      // capped node is judged with everything bound there plus the pods this filter recently let onto it.
+      const podUid = podDemand(req.body.Pod).uid;
+      const { c, ev } = await judge('filter', req, req.body, {
+        adjust: (s) => (isCapped(s) ? withAssumed(s, podUid) : s),
+        subset: (cand) => ({ select: (i) => isCapped(cand.states[i]), leftOutBasis: 'not scored here: no power cap to check' }),
+      });
       const failed = capViolations(ev, c.states);
       explain.recordFilter(ev, failed);
+      if (!ev.failOpen) {
+        const passedCapped = c.names.filter((_, i) => isCapped(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
+        assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedCapped);
+        metrics.assumedPods.set(assumed.size());
+      }
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
       const keep = (i: number): boolean => !failed.has(i);
@@ -225,21 +245,34 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     { schema: { body: ExtenderPreemptionArgsSchema, response: { 200: ExtenderPreemptionResultSchema } }, preValidation: canonical(canonicalizePreemptionArgs), config: { verb: 'preempt' } },
     async (req) => {
       const args = req.body;
+      const pod = podDemand(args.Pod);
       const out: Record<string, MetaVictims> = {};
-      // Victims as UIDs only (nodeCacheCapable) carry no requests, so those nodes go back unchanged.
-      for (const [node, v] of Object.entries(args.NodeNameToMetaVictims ?? {})) out[node] = v;
       const checkable: { node: string; state: NodeState }[] = [];
+      // The node as the cap sees it after the evictions: bound pods, plus pods assumed there, minus the victims.
+      const consider = (node: string, freedMilli: number): void => {
+        const base = inventory.get(node);
+        if (!base) return;
+        const load = base.requestedMilliCPU + assumed.onNode(node, pod.uid) - freedMilli;
+        checkable.push({ node, state: { ...base, requestedMilliCPU: Math.max(0, load) } });
+      };
+      // Names mode: victims are UIDs, and their requests come from the cluster watch. A victim the inventory does
+      // not know bound to that node frees nothing here, so a doubtful node is dropped rather than kept.
+      for (const [node, v] of Object.entries(args.NodeNameToMetaVictims ?? {})) {
+        out[node] = v;
+        const freed = (v.Pods ?? []).reduce((sum, p) => {
+          const b = inventory.boundPod(p.UID);
+          return sum + (b?.node === node ? b.cpuMilli : 0);
+        }, 0);
+        consider(node, freed);
+      }
       for (const [node, v] of Object.entries(args.NodeNameToVictims ?? {})) {
         out[node] = { Pods: (v.Pods ?? []).map((p) => ({ UID: p.metadata?.uid ?? '' })), NumPDBViolations: v.NumPDBViolations };
-        const base = inventory.get(node);
-        if (!base) continue;
-        const freed = (v.Pods ?? []).reduce((sum, p) => sum + podCpuRequestMilli(p), 0);
-        checkable.push({ node, state: { ...base, requestedMilliCPU: Math.max(0, base.requestedMilliCPU - freed) } });
+        consider(node, (v.Pods ?? []).reduce((sum, p) => sum + podCpuRequestMilli(p), 0));
       }
       // A node that would still break its power cap after the evictions is no place to preempt on.
       if (checkable.length > 0) {
         const states = checkable.map((c) => c.state);
-        const ev = await evaluate(scorer, podDemand(args.Pod), checkable.map((c) => c.node), states, inventory.ready());
+        const ev = await evaluate(scorer, pod, checkable.map((c) => c.node), states, inventory.ready());
         for (const [i, why] of capViolations(ev, states)) {
           const node = (checkable[i] as { node: string }).node;
           req.log.info({ node, reason: why }, 'preemption candidate dropped');

@@ -68,11 +68,21 @@ export const ExtenderConfigSchema = Type.Object(
       {
         ...ServerTimeoutsSchema.properties,
         /** Webhook requests admitted at once (receiving, queued or being answered); kube-scheduler sends one at a time. */
-        maxConcurrentRequests: Type.Integer({ minimum: 1, default: 32 }),
+        maxConcurrentRequests: Type.Integer({ minimum: 1, default: 8 }),
         /** Request body bytes all admitted webhook requests may hold together; two bodies at the default bodyLimitBytes. */
         maxBufferedBytes: Type.Integer({ minimum: 1024, default: 128 * 1024 * 1024 }),
         /** Retry-After on a 503 (kube-scheduler does not read it; other clients may). */
         retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    powerCaps: Type.Object(
+      {
+        /**
+         * How long a pod the filter let onto capped nodes stays assumed there if the cluster watch never shows it
+         * bound or gone (a lost event, a pod that never binds, or no watch at all). See docs/extender.md.
+         */
+        assumedPodTtlSeconds: Type.Integer({ minimum: 1, default: 60 }),
       },
       { additionalProperties: false, default: {} },
     ),
