@@ -59,6 +59,7 @@ export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps):
     prioritizeVerb: config.prioritizeVerb,
     preemptVerb: config.preemptVerb,
     serving: config.serving,
+    powerBudgets: config.powerBudgets,
   });
   return app;
 }

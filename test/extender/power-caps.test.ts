@@ -157,6 +157,36 @@ describe('preempt honours caps in names mode (victims as UIDs) as in full mode',
   });
 });
 
+describe('power budgets over a group of nodes', () => {
+  test('a rack budget counts every member at its load, assumed pods included, and settles with the watch', async () => {
+    // Rack r1: a and b, 100 W idle, 25 W per CPU each, no caps of their own; budget 230 W (200 W idle). c is elsewhere.
+    const rackNode = (name: string, rack: string) => ({ name, labels: { rack }, annotations: { [ANNOTATIONS.powerCurve]: LINEAR_100_200 }, allocatableMilliCPU: 4000 });
+    const inv = new WatchedInventory([rackNode('a', 'r1'), rackNode('b', 'r1'), rackNode('c', 'r2')]);
+    const app = await makeApp({ powerBudgets: [{ name: 'rack-r1', selector: { rack: 'r1' }, watts: 230 }] }, { inventory: inv });
+    const filter = async (uid: string, cpu: string) => (await post(app, '/filter', { Pod: pod(uid, cpu), NodeNames: ['a', 'b', 'c'] })).json() as FilterAnswer;
+
+    // p1 1000m: 200 - 100 + 125 = 225 W on a or b: passes both, assumed on both.
+    expect((await filter('p1', '1000m')).NodeNames).toEqual(['a', 'b', 'c']);
+    // p2 100m: a and b each carry p1 (125 W): 250 - 125 + 127.5 = 252.5 W > 230 on either.
+    const p2 = await filter('p2', '100m');
+    expect(p2.NodeNames).toEqual(['c']);
+    expect(p2.FailedNodes.a).toBe('wattsched: predicted 252.5 W for power budget rack-r1 (2 nodes) with this pod exceeds its 230 W');
+    // The watch shows p1 on a: 125 + 100 = 225 W; p2 on a: 225 - 125 + 127.5 = 227.5; on b: 225 - 100 + 102.5 = 227.5.
+    inv.bind('p1', 'a', 1000);
+    expect((await filter('p2', '100m')).NodeNames).toEqual(['a', 'b', 'c']);
+    // p3 100m with p2 assumed on both: a 127.5 + b 102.5 = 230; on a 230 - 127.5 + 130 = 232.5, on b the same: refused.
+    expect((await filter('p3', '100m')).FailedNodes).toEqual({
+      a: expect.stringMatching(/232\.5 W for power budget rack-r1/),
+      b: expect.stringMatching(/232\.5 W for power budget rack-r1/),
+    });
+    await app.close();
+  });
+
+  test('a budget must name a positive number of watts', async () => {
+    await expect(makeApp({ powerBudgets: [{ name: 'x', selector: {}, watts: 0 }] })).rejects.toThrow(/powerBudgets/);
+  });
+});
+
 /** A NodeInventory driven by hand the way the cluster watch drives the real one: pods bound, pods removed. */
 class WatchedInventory implements NodeInventory {
   readonly source = 'test watch';
@@ -164,8 +194,8 @@ class WatchedInventory implements NodeInventory {
   private readonly listeners = new Set<(uid: string) => void>();
   private readonly nodes: Map<string, NodeState>;
 
-  constructor(nodes: { name: string; annotations?: Record<string, string>; allocatableMilliCPU: number; requestedMilliCPU?: number }[]) {
-    this.nodes = new Map(nodes.map((n) => [n.name, { name: n.name, labels: {}, annotations: n.annotations ?? {}, allocatableMilliCPU: n.allocatableMilliCPU, requestedMilliCPU: n.requestedMilliCPU ?? 0 }]));
+  constructor(nodes: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; allocatableMilliCPU: number; requestedMilliCPU?: number }[]) {
+    this.nodes = new Map(nodes.map((n) => [n.name, { name: n.name, labels: n.labels ?? {}, annotations: n.annotations ?? {}, allocatableMilliCPU: n.allocatableMilliCPU, requestedMilliCPU: n.requestedMilliCPU ?? 0 }]));
   }
 
   bind(uid: string, node: string, cpuMilli: number): void {
@@ -180,6 +210,7 @@ class WatchedInventory implements NodeInventory {
 
   ready = () => true;
   size = () => this.nodes.size;
+  list = () => [...this.nodes.keys()].map((n) => this.get(n) as NodeState);
   close = async () => {};
   boundPod = (uid: string) => this.pods.get(uid);
   onPodSettled(listener: (uid: string) => void): () => void {

@@ -251,7 +251,7 @@ describe('failing open on our own trouble', () => {
   });
 
   test('an inventory still loading: not ready, and webhooks fail open', async () => {
-    const loading = { source: 'cluster watch', ready: () => false, get: () => undefined, size: () => 0, boundPod: () => undefined, onPodSettled: () => () => {}, close: async () => {} };
+    const loading = { source: 'cluster watch', ready: () => false, get: () => undefined, size: () => 0, list: () => [], boundPod: () => undefined, onPodSettled: () => () => {}, close: async () => {} };
     const app = await makeApp({}, { inventory: loading });
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);

@@ -135,18 +135,20 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
     void startOne(kind, inf).catch((err: unknown) => log.error({ err, kind }, 'cluster watch could not start'));
   }
 
+  const get = (name: string): NodeState | undefined => {
+    let s = states.get(name);
+    if (s) return s;
+    const n = nodes.get(name);
+    if (!n) return undefined;
+    s = { ...n, requestedMilliCPU: ledger.requested(name) };
+    states.set(name, s);
+    return s;
+  };
   return {
     source: 'cluster watch',
     ready: () => synced.nodes && synced.pods,
-    get: (name): NodeState | undefined => {
-      let s = states.get(name);
-      if (s) return s;
-      const n = nodes.get(name);
-      if (!n) return undefined;
-      s = { ...n, requestedMilliCPU: ledger.requested(name) };
-      states.set(name, s);
-      return s;
-    },
+    get,
+    list: () => [...nodes.keys()].map((name) => get(name) as NodeState),
     size: () => nodes.size,
     boundPod: (uid) => ledger.placement(uid),
     onPodSettled: (listener) => {

@@ -19,6 +19,8 @@ import { nodeItemSpans } from '../protocol/raw-items.js';
 import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
 import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
+import { budgetViolations, inBudget } from '../decisions/budgets.js';
+import type { PowerBudget } from '../../shared/config/extender.js';
 import type { Scoring } from '../plugins/scoring.js';
 import type { ExtenderMetrics } from '../plugins/metrics.js';
 import { installAdmission, TurnQueue, type AdmissionLimits } from '../serving/admission.js';
@@ -29,6 +31,7 @@ export interface WebhookOptions {
   prioritizeVerb: string;
   preemptVerb: string;
   serving: AdmissionLimits & { retryAfterSeconds: number };
+  powerBudgets: readonly PowerBudget[];
 }
 
 type Verb = 'filter' | 'prioritize' | 'preempt';
@@ -84,7 +87,10 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   const scoring = app.getDecorator<Scoring>('scoring');
   const metrics = app.getDecorator<ExtenderMetrics>('extenderMetrics');
   const { inventory, scorer, explain, assumed } = scoring;
-  const isCapped = (s: NodeState | undefined): boolean => s?.annotations[ANNOTATIONS.powerCapWatts] !== undefined;
+  const budgets = opts.powerBudgets;
+  /** A node with a power cap of its own or in a power budget's group: only these can fail the filter. */
+  const isCapped = (s: NodeState | undefined): boolean =>
+    s !== undefined && (s.annotations[ANNOTATIONS.powerCapWatts] !== undefined || budgets.some((b) => inBudget(b, s.labels)));
   /** The node with the CPU of pods assumed on it (other than `podUid`) added to what is bound there. */
   const withAssumed = (s: NodeState, podUid: string): NodeState => {
     const extra = assumed.onNode(s.name, podUid);
@@ -208,6 +214,10 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
         subset: (cand) => ({ select: (i) => isCapped(cand.states[i]), leftOutBasis: 'not scored here: no power cap to check' }),
       });
       const failed = capViolations(ev, c.states);
+      if (budgets.length > 0) {
+        const members = (b: PowerBudget) => inventory.list().filter((s) => inBudget(b, s.labels)).map((s) => withAssumed(s, podUid));
+        for (const [i, why] of await budgetViolations(scorer, budgets, ev, c.states, members)) if (!failed.has(i)) failed.set(i, why);
+      }
       explain.recordFilter(ev, failed);
       if (!ev.failOpen) {
         const passedCapped = c.names.filter((_, i) => isCapped(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));

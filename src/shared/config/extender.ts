@@ -86,6 +86,22 @@ export const ExtenderConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * Power budgets over groups of nodes (a rack, a room, the cluster): the filter refuses a node when the group's
+     * predicted power with the pod there would exceed the budget. Checked like node caps; see docs/extender.md.
+     */
+    powerBudgets: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1 }),
+          /** matchLabels: a node is in the group when it has every one of these labels; {} is every node. */
+          selector: Type.Record(Type.String(), Type.String(), { default: {} }),
+          watts: Type.Number({ exclusiveMinimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
     /** Bound of the /explain store, in node rows over all kept decisions (about 100 bytes each). */
     explainMaxNodeEntries: Type.Integer({ minimum: 1, default: 500_000 }),
   },
@@ -94,3 +110,4 @@ export const ExtenderConfigSchema = Type.Object(
 
 export type ExtenderConfig = Static<typeof ExtenderConfigSchema>;
 export type StaticNode = Static<typeof StaticNodeSchema>;
+export type PowerBudget = ExtenderConfig['powerBudgets'][number];
