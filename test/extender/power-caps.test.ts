@@ -92,6 +92,8 @@ describe('filter: a burst cannot slip past a cap between binding and the watch',
     expect((await filter('p4')).NodeNames).toEqual([]);
     // p3 deleted before binding: its assumption goes, p4 fits again (112.5 W).
     inv.remove('p3');
+    // p4 failed both nodes, so only the watch's settle events changed the ledger: p1, p2 and p3 are all gone.
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/wattsched_extender_assumed_pods 0/);
     expect((await filter('p4')).NodeNames).toEqual(['capped', 'other']);
     await app.close();
   });

@@ -101,7 +101,7 @@ describe('filter', () => {
     expect(res.json().NodeNames).toEqual(['node-00000', 'node-00001', 'node-00002']);
     expect(calls).toBe(0);
     const ex = (await app.inject({ url: `/explain/shop/${realisticPod().metadata!.name}` })).json();
-    expect(ex.nodes[0]).toMatchObject({ passedFilter: true, basis: 'not scored here: no power cap to check', marginalWatts: null });
+    expect(ex.nodes[0]).toMatchObject({ passedFilter: true, basis: 'not scored here: no power cap or budget to check', marginalWatts: null });
     await app.close();
   });
 

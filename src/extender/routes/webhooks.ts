@@ -89,13 +89,17 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   const { inventory, scorer, explain, assumed } = scoring;
   const budgets = opts.powerBudgets;
   /** A node with a power cap of its own or in a power budget's group: only these can fail the filter. */
-  const isCapped = (s: NodeState | undefined): boolean =>
+  const isConstrained = (s: NodeState | undefined): boolean =>
     s !== undefined && (s.annotations[ANNOTATIONS.powerCapWatts] !== undefined || budgets.some((b) => inBudget(b, s.labels)));
   /** The node with the CPU of pods assumed on it (other than `podUid`) added to what is bound there. */
   const withAssumed = (s: NodeState, podUid: string): NodeState => {
     const extra = assumed.onNode(s.name, podUid);
     return extra === 0 ? s : { ...s, requestedMilliCPU: s.requestedMilliCPU + extra };
   };
+
+  // The gauge follows settlements too, not only filter calls.
+  const unsubscribe = inventory.onPodSettled(() => metrics.assumedPods.set(assumed.size()));
+  app.addHook('onClose', async () => unsubscribe());
 
   const candidates = (args: ExtenderArgs): Candidates => {
     if (args.NodeNames !== undefined && args.NodeNames !== null) {
@@ -206,12 +210,13 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     `${prefix}/${opts.filterVerb}`,
     { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
     async (req, reply) => {
-      // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest. A
-      // capped node is judged with everything bound there plus the pods this filter recently let onto it.
+      // Only a node with a power cap or in a budget's group can fail this filter, so only those are scored;
+      // prioritize scores the rest. They are judged with everything bound there plus the pods this filter recently
+      // let onto them, and the pod is then assumed on each of them it passed.
       const podUid = podDemand(req.body.Pod).uid;
       const { c, ev } = await judge('filter', req, req.body, {
-        adjust: (s) => (isCapped(s) ? withAssumed(s, podUid) : s),
-        subset: (cand) => ({ select: (i) => isCapped(cand.states[i]), leftOutBasis: 'not scored here: no power cap to check' }),
+        adjust: (s) => (isConstrained(s) ? withAssumed(s, podUid) : s),
+        subset: (cand) => ({ select: (i) => isConstrained(cand.states[i]), leftOutBasis: 'not scored here: no power cap or budget to check' }),
       });
       const failed = capViolations(ev, c.states);
       if (budgets.length > 0) {
@@ -220,8 +225,8 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
       }
       explain.recordFilter(ev, failed);
       if (!ev.failOpen) {
-        const passedCapped = c.names.filter((_, i) => isCapped(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
-        assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedCapped);
+        const passedConstrained = c.names.filter((_, i) => isConstrained(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
+        assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedConstrained);
         metrics.assumedPods.set(assumed.size());
       }
       const FailedNodes: Record<string, string> = {};
