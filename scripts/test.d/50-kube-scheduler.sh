@@ -19,26 +19,7 @@ start=$(date +%s)
 (cd test/kube-scheduler && go test -json -count=1 -timeout 8m ./...) >"$events" 2>&1
 rc=$?
 
-# One JSON event per line; build errors arrive as plain text lines, which are printed as they are.
-node -e '
-const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean);
-const final = new Map();
-for (const line of lines) {
-  let ev;
-  try { ev = JSON.parse(line); } catch { process.stdout.write(line + "\n"); continue; }
-  if (ev.Action === "output" && ev.Output) process.stdout.write(ev.Output);
-  else if (ev.Action === "build-output" && ev.Output) process.stdout.write(ev.Output);
-  if (ev.Test && ["pass", "fail", "skip"].includes(ev.Action)) final.set(ev.Package + " " + ev.Test, ev.Action);
-}
-const names = [...final.keys()];
-let p = 0, f = 0, s = 0;
-for (const [name, action] of final) {
-  if (names.some((o) => o.startsWith(name + "/"))) continue;
-  if (action === "pass") p++; else if (action === "fail") f++; else s++;
-}
-process.stderr.write(`kube-scheduler harness: ${p} passed, ${f} failed, ${s} skipped\n`);
-console.log(`${p} ${f} ${s}`);
-' "$events" >"$events.out"
+node scripts/test.d/go-json-summary.cjs "$events" "kube-scheduler harness" >"$events.out"
 parse=$?
 head -n -1 "$events.out"
 summary=$(tail -n 1 "$events.out")

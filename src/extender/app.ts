@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { Logger } from 'pino';
 import type { ExtenderConfig } from '../shared/config/extender.js';
 import { WS_ERR_CONFIG_FILE, WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
+import { serverTimeoutOptions } from '../shared/http-limits.js';
 import type { NodeInventory } from './nodes/inventory.js';
 import type { Scorer } from './scoring/scorer.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -42,16 +43,23 @@ export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps):
     loggerInstance: deps.logger || undefined,
     logger: deps.logger === false ? false : undefined,
     bodyLimit: config.bodyLimitBytes,
-    ...(https ? { https } : {}),
+    ...serverTimeoutOptions(config.serving, https),
     // A wrong type is a bad request, not something to coerce; and nothing is silently dropped from Node objects.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // Two log lines per webhook call would cost more than scoring it; the metrics and /explain carry that record.
     logController: new LogController({ disableRequestLogging: true }),
   } as FastifyServerOptions);
   await app.register(metricsPlugin);
-  await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries });
+  await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries, assumedPodTtlMs: config.powerCaps.assumedPodTtlSeconds * 1000 });
   await app.register(health);
   await app.register(explainRoute);
-  await app.register(webhooks, { urlPrefix: config.urlPrefix, filterVerb: config.filterVerb, prioritizeVerb: config.prioritizeVerb, preemptVerb: config.preemptVerb });
+  await app.register(webhooks, {
+    urlPrefix: config.urlPrefix,
+    filterVerb: config.filterVerb,
+    prioritizeVerb: config.prioritizeVerb,
+    preemptVerb: config.preemptVerb,
+    serving: config.serving,
+    powerBudgets: config.powerBudgets,
+  });
   return app;
 }

@@ -10,6 +10,7 @@ export const WS_ERR_USAGE = createError('WS_ERR_USAGE', '%s', 500);
 // Extender wire protocol
 export const WS_ERR_BAD_REQUEST = createError('WS_ERR_BAD_REQUEST', '%s', 400);
 export const WS_ERR_UNKNOWN_VERB = createError('WS_ERR_UNKNOWN_VERB', 'unknown extender verb %s (serving %s)', 404);
+export const WS_ERR_OVERLOADED = createError('WS_ERR_OVERLOADED', 'extender overloaded, retry later: %s', 503);
 
 // Scoring data
 export const WS_ERR_POWER_CURVE = createError('WS_ERR_POWER_CURVE', 'invalid power curve %s: %s', 400);

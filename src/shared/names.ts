@@ -28,6 +28,8 @@ export const METRICS = {
     decisions: 'wattsched_extender_decisions_total',
     failOpen: 'wattsched_extender_fail_open_total',
     nodeCacheNodes: 'wattsched_extender_node_cache_nodes',
+    shed: 'wattsched_extender_shed_total',
+    assumedPods: 'wattsched_extender_assumed_pods',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',

@@ -78,6 +78,26 @@ describe('cluster-watch inventory', () => {
   });
 });
 
+describe('what the power-cap ledger needs from the watch', () => {
+  test('bound pods are found by UID, and a pod binding, finishing or going away is reported settled', async () => {
+    await vi.waitFor(() => expect(watchers.pods?.length).toBeGreaterThan(0), { timeout: 5000 });
+    expect(inventory.boundPod('p2')).toEqual({ node: 'n1', cpuMilli: 500 });
+    expect(inventory.boundPod('p4')).toBeUndefined(); // pending
+    const settled: string[] = [];
+    const off = inventory.onPodSettled((uid) => settled.push(uid));
+    send('pods', 'ADDED', pod('q1', undefined, '250m')); // pending: not settled
+    send('pods', 'MODIFIED', pod('q1', 'n2', '250m')); // bound
+    send('pods', 'ADDED', pod('q2', undefined, '250m'));
+    send('pods', 'DELETED', pod('q2', undefined, '250m')); // deleted before binding
+    await vi.waitFor(() => expect(settled).toEqual(['q1', 'q2']), { timeout: 5000 });
+    expect(inventory.boundPod('q1')).toEqual({ node: 'n2', cpuMilli: 250 });
+    off();
+    send('pods', 'MODIFIED', pod('q1', 'n2', '250m', 'Succeeded'));
+    await vi.waitFor(() => expect(inventory.boundPod('q1')).toBeUndefined(), { timeout: 5000 });
+    expect(settled).toEqual(['q1', 'q2']);
+  });
+});
+
 describe('requested-CPU ledger', () => {
   test('re-applying a pod replaces its previous placement', () => {
     const l = new RequestedCpuLedger();

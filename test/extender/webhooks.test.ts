@@ -105,7 +105,7 @@ describe('filter', () => {
     expect(res.json().NodeNames).toEqual(['node-00000', 'node-00001', 'node-00002']);
     expect(calls).toBe(0);
     const ex = (await app.inject({ url: `/explain/shop/${realisticPod().metadata!.name}` })).json();
-    expect(ex.nodes[0]).toMatchObject({ passedFilter: true, basis: 'not scored here: no power cap to check', marginalWatts: null });
+    expect(ex.nodes[0]).toMatchObject({ passedFilter: true, basis: 'not scored here: no power cap or budget to check', marginalWatts: null });
     await app.close();
   });
 
@@ -255,7 +255,7 @@ describe('failing open on our own trouble', () => {
   });
 
   test('an inventory still loading: not ready, and webhooks fail open', async () => {
-    const loading = { source: 'cluster watch', ready: () => false, get: () => undefined, size: () => 0, close: async () => {} };
+    const loading = { source: 'cluster watch', ready: () => false, get: () => undefined, size: () => 0, list: () => [], boundPod: () => undefined, onPodSettled: () => () => {}, close: async () => {} };
     const app = await makeApp({}, { inventory: loading });
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);

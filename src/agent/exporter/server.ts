@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import Type from 'typebox';
 import { NodeReportSchema } from '../../shared/wire/agent.js';
 import type { Monitor } from '../monitor/monitor.js';
+import { serverTimeoutOptions } from '../../shared/http-limits.js';
 
 export interface ServerOptions {
   monitor: Monitor;
@@ -52,7 +53,7 @@ const routes: FastifyPluginAsyncTypebox<{ monitor: Monitor; intervalMs: number }
 export async function buildServer(opts: ServerOptions & { registry: Registry }): Promise<FastifyInstance> {
   // Per-request logs are info level; at one scrape per 15 s they would be most of the log, so keep warn and above.
   const logger: FastifyBaseLogger = opts.logger ? opts.logger.child({}, { level: opts.logger.level === 'silent' ? 'silent' : 'warn' }) : pino({ level: 'silent' });
-  const app: FastifyInstance = Fastify({ loggerInstance: logger });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger, ...serverTimeoutOptions() });
   app.decorate('agentRegistry', opts.registry);
   await app.register(routes, { monitor: opts.monitor, intervalMs: opts.intervalMs });
   return app;

@@ -10,6 +10,12 @@ export interface NodeInventory {
   ready(): boolean;
   get(name: string): NodeState | undefined;
   size(): number;
+  /** Every known node (for power budgets over groups of nodes). */
+  list(): NodeState[];
+  /** A pod the inventory has seen bound, by UID: its node and CPU request; undefined when unknown. */
+  boundPod(uid: string): { node: string; cpuMilli: number } | undefined;
+  /** Calls `listener` with the UID of each pod the inventory sees bound, finished or deleted; returns an unsubscribe. */
+  onPodSettled(listener: (uid: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -25,6 +31,11 @@ export function staticInventory(nodes: readonly StaticNode[]): NodeInventory {
     ready: () => true,
     get: (name) => byName.get(name),
     size: () => byName.size,
+    list: () => [...byName.values()],
+    // A config file knows no pods: names-mode victims cannot be looked up, and nothing settles an assumed pod
+    // before its assumption expires.
+    boundPod: () => undefined,
+    onPodSettled: () => () => {},
     close: async () => {},
   };
 }

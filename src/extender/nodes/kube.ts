@@ -57,6 +57,10 @@ export class RequestedCpuLedger {
   requested(node: string): number {
     return this.byNode.get(node) ?? 0;
   }
+
+  placement(key: string): PodPlacement | undefined {
+    return this.byPod.get(key);
+  }
 }
 
 const podKey = (p: k8s.V1Pod): string => p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
@@ -92,13 +96,22 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
     nodes.delete(n.metadata.name);
     states.delete(n.metadata.name);
   });
+  const settled = new Set<(uid: string) => void>();
+  const settle = (key: string): void => {
+    for (const l of settled) l(key);
+  };
   const onPod = (p: k8s.V1Pod): void => {
-    for (const node of ledger.apply(podKey(p), p as Pod & { status?: { phase?: string } })) states.delete(node);
+    const key = podKey(p);
+    for (const node of ledger.apply(key, p as Pod & { status?: { phase?: string } })) states.delete(node);
+    // Bound (now counted on its node by the ledger above) or finished: no longer pending anywhere.
+    if (p.spec?.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') settle(key);
   };
   podInformer.on('add', onPod);
   podInformer.on('update', onPod);
   podInformer.on('delete', (p) => {
-    for (const node of ledger.remove(podKey(p))) states.delete(node);
+    const key = podKey(p);
+    for (const node of ledger.remove(key)) states.delete(node);
+    settle(key);
   });
 
   // client-node's start() resolves even when its list failed (it only emits 'error'), so a load counts as synced
@@ -122,19 +135,26 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
     void startOne(kind, inf).catch((err: unknown) => log.error({ err, kind }, 'cluster watch could not start'));
   }
 
+  const get = (name: string): NodeState | undefined => {
+    let s = states.get(name);
+    if (s) return s;
+    const n = nodes.get(name);
+    if (!n) return undefined;
+    s = { ...n, requestedMilliCPU: ledger.requested(name) };
+    states.set(name, s);
+    return s;
+  };
   return {
     source: 'cluster watch',
     ready: () => synced.nodes && synced.pods,
-    get: (name): NodeState | undefined => {
-      let s = states.get(name);
-      if (s) return s;
-      const n = nodes.get(name);
-      if (!n) return undefined;
-      s = { ...n, requestedMilliCPU: ledger.requested(name) };
-      states.set(name, s);
-      return s;
-    },
+    get,
+    list: () => [...nodes.keys()].map((name) => get(name) as NodeState),
     size: () => nodes.size,
+    boundPod: (uid) => ledger.placement(uid),
+    onPodSettled: (listener) => {
+      settled.add(listener);
+      return () => settled.delete(listener);
+    },
     close: async () => {
       stopped = true;
       await Promise.allSettled([nodeInformer.stop(), podInformer.stop()]);

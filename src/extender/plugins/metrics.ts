@@ -13,6 +13,8 @@ export interface ExtenderMetrics {
   decisions: Counter<'verb' | 'outcome'>;
   failOpen: Counter<'reason'>;
   inventoryNodes: Gauge;
+  shed: Counter<'reason'>;
+  assumedPods: Gauge;
 }
 
 export const METRICS_PLUGIN = 'wattsched-extender-metrics';
@@ -41,6 +43,8 @@ const metricsPlugin: FastifyPluginAsync<{ defaultMetrics?: boolean }> = async (a
     decisions: new Counter({ name: m.decisions, help: 'Extender answers by verb and outcome (scored or fail_open).', labelNames: ['verb', 'outcome'], registers: [registry] }),
     failOpen: new Counter({ name: m.failOpen, help: 'Answers that passed every node / gave equal scores because the extender could not judge, by reason.', labelNames: ['reason'], registers: [registry] }),
     inventoryNodes: new Gauge({ name: m.nodeCacheNodes, help: 'Nodes known to the extender inventory (names mode).', registers: [registry] }),
+    assumedPods: new Gauge({ name: m.assumedPods, help: 'Pods the filter passed onto capped nodes that the cluster watch has not yet shown bound.', registers: [registry] }),
+    shed: new Counter({ name: m.shed, help: 'Webhook requests answered 503 because serving.maxConcurrentRequests or serving.maxBufferedBytes was reached.', labelNames: ['reason'], registers: [registry] }),
   };
   app.decorate('extenderMetrics', metrics);
   app.get('/metrics', async (_req, reply) => {

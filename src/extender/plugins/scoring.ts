@@ -5,11 +5,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { NodeInventory } from '../nodes/inventory.js';
 import type { Scorer } from '../scoring/scorer.js';
 import { ExplainStore } from '../decisions/explain.js';
+import { AssumedPods } from '../nodes/assumed.js';
 
 export interface Scoring {
   scorer: Scorer;
   inventory: NodeInventory;
   explain: ExplainStore;
+  /** Pods passed onto capped nodes and not yet seen bound; fed by the filter, settled by the inventory's watch. */
+  assumed: AssumedPods;
 }
 
 export const SCORING_PLUGIN = 'wattsched-scoring';
@@ -18,12 +21,16 @@ export interface ScoringOptions {
   scorer: Scorer;
   inventory: NodeInventory;
   explainMaxNodeEntries: number;
+  assumedPodTtlMs: number;
 }
 
 const scoringPlugin: FastifyPluginAsync<ScoringOptions> = async (app, opts) => {
-  const scoring: Scoring = { scorer: opts.scorer, inventory: opts.inventory, explain: new ExplainStore(opts.explainMaxNodeEntries) };
+  const assumed = new AssumedPods(opts.assumedPodTtlMs);
+  const unsubscribe = opts.inventory.onPodSettled((uid) => assumed.forget(uid));
+  const scoring: Scoring = { scorer: opts.scorer, inventory: opts.inventory, explain: new ExplainStore(opts.explainMaxNodeEntries), assumed };
   app.decorate('scoring', scoring);
   app.addHook('onClose', async () => {
+    unsubscribe();
     await opts.inventory.close();
   });
 };

@@ -19,14 +19,19 @@ import { nodeItemSpans } from '../protocol/raw-items.js';
 import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
 import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
+import { budgetViolations, inBudget } from '../decisions/budgets.js';
+import type { PowerBudget } from '../../shared/config/extender.js';
 import type { Scoring } from '../plugins/scoring.js';
 import type { ExtenderMetrics } from '../plugins/metrics.js';
+import { installAdmission, TurnQueue, type AdmissionLimits } from '../serving/admission.js';
 
 export interface WebhookOptions {
   urlPrefix: string;
   filterVerb: string;
   prioritizeVerb: string;
   preemptVerb: string;
+  serving: AdmissionLimits & { retryAfterSeconds: number };
+  powerBudgets: readonly PowerBudget[];
 }
 
 type Verb = 'filter' | 'prioritize' | 'preempt';
@@ -81,7 +86,20 @@ declare module 'fastify' {
 const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) => {
   const scoring = app.getDecorator<Scoring>('scoring');
   const metrics = app.getDecorator<ExtenderMetrics>('extenderMetrics');
-  const { inventory, scorer, explain } = scoring;
+  const { inventory, scorer, explain, assumed } = scoring;
+  const budgets = opts.powerBudgets;
+  /** A node with a power cap of its own or in a power budget's group: only these can fail the filter. */
+  const isConstrained = (s: NodeState | undefined): boolean =>
+    s !== undefined && (s.annotations[ANNOTATIONS.powerCapWatts] !== undefined || budgets.some((b) => inBudget(b, s.labels)));
+  /** The node with the CPU of pods assumed on it (other than `podUid`) added to what is bound there. */
+  const withAssumed = (s: NodeState, podUid: string): NodeState => {
+    const extra = assumed.onNode(s.name, podUid);
+    return extra === 0 ? s : { ...s, requestedMilliCPU: s.requestedMilliCPU + extra };
+  };
+
+  // The gauge follows settlements too, not only filter calls.
+  const unsubscribe = inventory.onPodSettled(() => metrics.assumedPods.set(assumed.size()));
+  app.addHook('onClose', async () => unsubscribe());
 
   const candidates = (args: ExtenderArgs): Candidates => {
     if (args.NodeNames !== undefined && args.NodeNames !== null) {
@@ -102,10 +120,17 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
   };
 
-  const judge = async (verb: Verb, req: FastifyRequest, args: ExtenderArgs, subset?: (c: Candidates) => ScoreSubset): Promise<{ c: Candidates; ev: Evaluation }> => {
-    const c = candidates(args);
+  /** `adjust` rewrites known candidates before scoring; `subset` picks which of them to score. */
+  const judge = async (
+    verb: Verb,
+    req: FastifyRequest,
+    args: ExtenderArgs,
+    how: { adjust?: (s: NodeState) => NodeState; subset?: (c: Candidates) => ScoreSubset } = {},
+  ): Promise<{ c: Candidates; ev: Evaluation }> => {
+    const raw = candidates(args);
+    const c = how.adjust ? { ...raw, states: raw.states.map((s) => s && how.adjust!(s)) } : raw;
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, subset?.(c));
+    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
@@ -114,17 +139,24 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     return { c, ev };
   };
 
-  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text.
+  installAdmission(app, opts.serving, (reason) => metrics.shed.inc({ reason }));
+
+  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text. Parsing
+  // starts the request's synchronous work (validation, scoring and the answer follow in the same turn), so it waits
+  // its turn in the queue: health probes arriving meanwhile are answered between two requests.
+  const turns = new TurnQueue();
   app.decorateRequest('rawJson', '');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
-    const raw = text as string;
-    try {
-      req.rawJson = raw;
-      done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (err) {
-      done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
-    }
+    turns.push(() => {
+      const raw = text as string;
+      try {
+        req.rawJson = raw;
+        done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
+      } catch (err) {
+        done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
+      }
+    });
   });
 
   /** Surviving Node objects as the bytes that came in, or undefined when the raw text cannot be matched up. */
@@ -152,10 +184,13 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   };
 
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const overloaded = err.code === 'WS_ERR_OVERLOADED';
+    const status = overloaded ? 503 : err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    // Shed before (or while) its body arrived: closing the connection spares reading the rest of it.
+    if (overloaded) reply.header('retry-after', String(opts.serving.retryAfterSeconds)).header('connection', 'close');
     const kind = err.validation ? 'validation' : (err.code ?? 'internal');
     metrics.errors.inc({ kind });
-    if (status >= 500) req.log.error({ err }, 'extender request failed');
+    if (status >= 500 && !overloaded) req.log.error({ err }, 'extender request failed');
     else req.log.info({ kind, reason: err.message }, 'rejected extender request');
     const reason = err.validation ? `invalid ${(req.routeOptions.config as { verb?: string }).verb ?? 'extender'} request: ${err.message}` : err.message;
     const verb = (req.routeOptions.config as { verb?: Verb } | undefined)?.verb;
@@ -175,13 +210,25 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     `${prefix}/${opts.filterVerb}`,
     { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
     async (req, reply) => {
-      // Only a node with a power cap can fail this filter, so only those are scored; prioritize scores the rest.
-      const { c, ev } = await judge('filter', req, req.body, (cand) => ({
-        select: (i) => cand.states[i]?.annotations[ANNOTATIONS.powerCapWatts] !== undefined,
-        leftOutBasis: 'not scored here: no power cap to check',
-      }));
+      // Only a node with a power cap or in a budget's group can fail this filter, so only those are scored;
+      // prioritize scores the rest. They are judged with everything bound there plus the pods this filter recently
+      // let onto them, and the pod is then assumed on each of them it passed.
+      const podUid = podDemand(req.body.Pod).uid;
+      const { c, ev } = await judge('filter', req, req.body, {
+        adjust: (s) => (isConstrained(s) ? withAssumed(s, podUid) : s),
+        subset: (cand) => ({ select: (i) => isConstrained(cand.states[i]), leftOutBasis: 'not scored here: no power cap or budget to check' }),
+      });
       const failed = capViolations(ev, c.states);
+      if (budgets.length > 0) {
+        const members = (b: PowerBudget) => inventory.list().filter((s) => inBudget(b, s.labels)).map((s) => withAssumed(s, podUid));
+        for (const [i, why] of await budgetViolations(scorer, budgets, ev, c.states, members)) if (!failed.has(i)) failed.set(i, why);
+      }
       explain.recordFilter(ev, failed);
+      if (!ev.failOpen) {
+        const passedConstrained = c.names.filter((_, i) => isConstrained(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
+        assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedConstrained);
+        metrics.assumedPods.set(assumed.size());
+      }
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
       const keep = (i: number): boolean => !failed.has(i);
@@ -213,21 +260,34 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     { schema: { body: ExtenderPreemptionArgsSchema, response: { 200: ExtenderPreemptionResultSchema } }, preValidation: canonical(canonicalizePreemptionArgs), config: { verb: 'preempt' } },
     async (req) => {
       const args = req.body;
+      const pod = podDemand(args.Pod);
       const out: Record<string, MetaVictims> = {};
-      // Victims as UIDs only (nodeCacheCapable) carry no requests, so those nodes go back unchanged.
-      for (const [node, v] of Object.entries(args.NodeNameToMetaVictims ?? {})) out[node] = v;
       const checkable: { node: string; state: NodeState }[] = [];
+      // The node as the cap sees it after the evictions: bound pods, plus pods assumed there, minus the victims.
+      const consider = (node: string, freedMilli: number): void => {
+        const base = inventory.get(node);
+        if (!base) return;
+        const load = base.requestedMilliCPU + assumed.onNode(node, pod.uid) - freedMilli;
+        checkable.push({ node, state: { ...base, requestedMilliCPU: Math.max(0, load) } });
+      };
+      // Names mode: victims are UIDs, and their requests come from the cluster watch. A victim the inventory does
+      // not know bound to that node frees nothing here, so a doubtful node is dropped rather than kept.
+      for (const [node, v] of Object.entries(args.NodeNameToMetaVictims ?? {})) {
+        out[node] = v;
+        const freed = (v.Pods ?? []).reduce((sum, p) => {
+          const b = inventory.boundPod(p.UID);
+          return sum + (b?.node === node ? b.cpuMilli : 0);
+        }, 0);
+        consider(node, freed);
+      }
       for (const [node, v] of Object.entries(args.NodeNameToVictims ?? {})) {
         out[node] = { Pods: (v.Pods ?? []).map((p) => ({ UID: p.metadata?.uid ?? '' })), NumPDBViolations: v.NumPDBViolations };
-        const base = inventory.get(node);
-        if (!base) continue;
-        const freed = (v.Pods ?? []).reduce((sum, p) => sum + podCpuRequestMilli(p), 0);
-        checkable.push({ node, state: { ...base, requestedMilliCPU: Math.max(0, base.requestedMilliCPU - freed) } });
+        consider(node, (v.Pods ?? []).reduce((sum, p) => sum + podCpuRequestMilli(p), 0));
       }
       // A node that would still break its power cap after the evictions is no place to preempt on.
       if (checkable.length > 0) {
         const states = checkable.map((c) => c.state);
-        const ev = await evaluate(scorer, podDemand(args.Pod), checkable.map((c) => c.node), states, inventory.ready());
+        const ev = await evaluate(scorer, pod, checkable.map((c) => c.node), states, inventory.ready());
         for (const [i, why] of capViolations(ev, states)) {
           const node = (checkable[i] as { node: string }).node;
           req.log.info({ node, reason: why }, 'preemption candidate dropped');

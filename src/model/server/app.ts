@@ -10,6 +10,7 @@ import modelServerPlugin, { type ModelServerDeps } from './plugins.js';
 import models from './routes/models.js';
 import samples from './routes/samples.js';
 import health from './routes/health.js';
+import { serverTimeoutOptions } from '../../shared/http-limits.js';
 
 export interface BuildOptions extends ModelServerDeps {
   dataDir: string;
@@ -45,6 +46,7 @@ export async function buildModelServer(config: Readonly<ModelServerConfig>, opts
     ...(https ? { https } : {}),
     // find-my-way answers 414 beyond 100 characters: let over-long fingerprints reach the schema and its reason.
     maxParamLength: 1024,
+    ...serverTimeoutOptions(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);
   // Every failure leaves as { error: WS_ERR_*, message } with a 4xx for the caller's mistakes.

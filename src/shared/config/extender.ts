@@ -2,6 +2,7 @@
 // the two meet (urlPrefix, filterVerb, prioritizeVerb, preemptVerb).
 import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
+import { ServerTimeoutsSchema } from '../http-limits.js';
 
 /** Watts at 0,10,…,100 % load: exactly 11 non-negative numbers. */
 export const PowerCurveSchema = Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 });
@@ -64,6 +65,45 @@ export const ExtenderConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Timeouts and load shedding; see docs/extender.md "Serving under pressure". */
+    serving: Type.Object(
+      {
+        ...ServerTimeoutsSchema.properties,
+        /** Webhook requests admitted at once (receiving, queued or being answered); kube-scheduler sends one at a time. */
+        maxConcurrentRequests: Type.Integer({ minimum: 1, default: 8 }),
+        /** Request body bytes all admitted webhook requests may hold together; two bodies at the default bodyLimitBytes. */
+        maxBufferedBytes: Type.Integer({ minimum: 1024, default: 128 * 1024 * 1024 }),
+        /** Retry-After on a 503 (kube-scheduler does not read it; other clients may). */
+        retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    powerCaps: Type.Object(
+      {
+        /**
+         * How long a pod the filter let onto capped nodes stays assumed there if the cluster watch never shows it
+         * bound or gone (a lost event, a pod that never binds, or no watch at all). See docs/extender.md.
+         */
+        assumedPodTtlSeconds: Type.Integer({ minimum: 1, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /**
+     * Power budgets over groups of nodes (a rack, a room, the cluster): the filter refuses a node when the group's
+     * predicted power with the pod there would exceed the budget. Checked like node caps; see docs/extender.md.
+     */
+    powerBudgets: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1 }),
+          /** matchLabels: a node is in the group when it has every one of these labels; {} is every node. */
+          selector: Type.Record(Type.String(), Type.String(), { default: {} }),
+          watts: Type.Number({ exclusiveMinimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
     /** Bound of the /explain store, in node rows over all kept decisions (about 100 bytes each). */
     explainMaxNodeEntries: Type.Integer({ minimum: 1, default: 500_000 }),
   },
@@ -72,3 +112,4 @@ export const ExtenderConfigSchema = Type.Object(
 
 export type ExtenderConfig = Static<typeof ExtenderConfigSchema>;
 export type StaticNode = Static<typeof StaticNodeSchema>;
+export type PowerBudget = ExtenderConfig['powerBudgets'][number];

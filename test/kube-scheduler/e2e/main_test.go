@@ -142,7 +142,8 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	s := &stack{logs: harness.NewLogRecorder(2)}
 	var caFile string
 	if !o.noExtender {
-		cfg := harness.ExtenderFileConfig{PowerCurves: powerCurves(), Nodes: harness.InventoryFor(o.nodes)}
+		// Without a watch nothing settles an assumed pod, so its assumption must outlive any test.
+		cfg := harness.ExtenderFileConfig{PowerCurves: powerCurves(), Nodes: harness.InventoryFor(o.nodes), PowerCaps: &harness.ExtenderPowerCaps{AssumedPodTTLSeconds: 600}}
 		eo := harness.ExtenderOptions{RepoRoot: repoRoot, Dir: t.TempDir(), Config: cfg}
 		if o.tls {
 			pki, err := harness.WriteTestPKI(t.TempDir())

@@ -44,6 +44,12 @@ type ExtenderFileConfig struct {
 	Nodes       []ExtenderNode      `json:"nodes,omitempty"`
 	TLS         *ExtenderTLS        `json:"tls,omitempty"`
 	Kubernetes  map[string]string   `json:"kubernetes"`
+	PowerCaps   *ExtenderPowerCaps  `json:"powerCaps,omitempty"`
+}
+
+// ExtenderPowerCaps mirrors the powerCaps block: how long a pod passed onto capped nodes stays assumed there.
+type ExtenderPowerCaps struct {
+	AssumedPodTTLSeconds int `json:"assumedPodTtlSeconds"`
 }
 
 // ExtenderTLS are the server certificate files the extender serves HTTPS with.

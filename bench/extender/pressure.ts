@@ -1,0 +1,101 @@
+// Health latency and memory under pressure: 50 clients send full-object prioritize requests (500 realistic Nodes,
+// ~2.9 MB each) as fast as they are answered, for a fixed time, while a prober GETs /healthz every 50 ms on its own
+// connection. Run against the extender and against the floor (bare Fastify, Node defaults, no load shedding), each
+// in its own process, so the ratio is measured in the same run. RSS is read from /proc before, during and after.
+// Results: bench/results/extender-pressure.json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { loadavg } from 'node:os';
+import { extenderArgs, realisticPod } from './fixtures.js';
+import { benchNodes } from './workload.js';
+import { resultsDir } from '../paths.js';
+
+const CLIENTS = 50;
+const SECONDS = Number(process.env.PRESSURE_SECONDS ?? 15);
+const body = Buffer.from(JSON.stringify(extenderArgs('full', benchNodes(500), realisticPod())));
+
+const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+function call(agent: Agent, port: number, method: string, path: string, payload?: Buffer): Promise<{ status: number; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = request({ host: '127.0.0.1', port, path, method, agent, headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+    });
+    req.on('error', () => resolve({ status: 0, ms: performance.now() - t0 }));
+    req.end(payload);
+  });
+}
+
+async function measure(which: 'extender' | 'floor') {
+  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'pressure-server.js'), which], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const { port } = JSON.parse(line.toString()) as { port: number };
+  const pid = child.pid as number;
+  await sleep(500);
+  const rssBefore = rssMiB(pid);
+
+  const probeAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const loadAgent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const deadline = performance.now() + SECONDS * 1000;
+  const statuses = new Map<number, number>();
+  let rssPeak = rssBefore;
+  const load = Array.from({ length: CLIENTS }, async () => {
+    while (performance.now() < deadline) {
+      const r = await call(loadAgent, port, 'POST', '/prioritize', body);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  });
+  const health: number[] = [];
+  const healthFailures: number[] = [];
+  const probe = (async () => {
+    while (performance.now() < deadline) {
+      const r = await call(probeAgent, port, 'GET', '/healthz');
+      (r.status === 200 ? health : healthFailures).push(r.ms);
+      rssPeak = Math.max(rssPeak, rssMiB(pid));
+      await sleep(50);
+    }
+  })();
+  await Promise.all([...load, probe]);
+  const rssEnd = rssMiB(pid);
+  loadAgent.destroy();
+  probeAgent.destroy();
+  await sleep(10_000);
+  const rssAfter = rssMiB(pid);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  health.sort((a, b) => a - b);
+  return {
+    server: which,
+    healthProbes: health.length,
+    healthFailed: healthFailures.length,
+    healthP50ms: pct(health, 50),
+    healthP99ms: pct(health, 99),
+    healthMaxms: health.at(-1) ?? NaN,
+    prioritizeByStatus: Object.fromEntries(statuses),
+    rssMiB: { before: rssBefore, peak: rssPeak, endOfLoad: rssEnd, after10s: rssAfter },
+  };
+}
+
+const floor = await measure('floor');
+const extender = await measure('extender');
+const result = {
+  benchmark: 'extender-pressure',
+  at: new Date().toISOString(),
+  machine: { node: process.version, loadavg: loadavg() },
+  clients: CLIENTS,
+  seconds: SECONDS,
+  bodyBytes: body.length,
+  floor,
+  extender,
+  healthP99VsFloor: extender.healthP99ms / floor.healthP99ms,
+};
+mkdirSync(resultsDir(), { recursive: true });
+writeFileSync(join(resultsDir(), 'extender-pressure.json'), `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result, null, 2));

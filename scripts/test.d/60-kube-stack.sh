@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs test/kube-scheduler/stacktest against the real stack (stack/up.sh: etcd, kube-apiserver and kube-scheduler
+# v1.35.4 with the shipped configuration, `wattsched extender` in cluster-watch mode) on ports picked free at run
+# time, so two runs, or another suite's stack, never collide. Checks power caps under bursts of 50 pods and through
+# names-mode preemption. Cold, building the control plane takes most of its ~3.5 min and ~2 GB of Go build cache;
+# warm, ~45 s. Appends "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS. Needs dist/ built (test.sh does that).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+counts="${WATTSCHED_TEST_COUNTS:-/dev/null}"
+
+for tool in go openssl curl; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "kube-scheduler stack: FAILED, no '$tool' on PATH"
+    echo "0 1 0" >>"$counts"
+    exit 1
+  fi
+done
+export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+export WATTSCHED_REPO="$PWD"
+events=$(mktemp)
+trap 'rm -f "$events" "$events.out"' EXIT
+start=$(date +%s)
+(cd test/kube-scheduler && go test -json -tags stack -count=1 -timeout 12m ./stacktest/) >"$events" 2>&1
+rc=$?
+
+node scripts/test.d/go-json-summary.cjs "$events" "kube-scheduler stack" >"$events.out"
+parse=$?
+head -n -1 "$events.out"
+summary=$(tail -n 1 "$events.out")
+echo "kube-scheduler stack: go test exit ${rc}, $(( $(date +%s) - start ))s"
+if [ "$parse" -ne 0 ] || [ -z "$summary" ]; then
+  echo "0 1 0" >>"$counts"
+  exit 1
+fi
+read -r passed failed skipped <<<"$summary"
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # up.sh failing in TestMain, a build failure or a panic outside any test still fails the suite
+fi
+echo "${passed} ${failed} ${skipped}" >>"$counts"
+[ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,94 @@
+// Load shedding for the webhook routes. A request is admitted only while fewer than maxConcurrentRequests are in
+// flight and the bytes held by all admitted bodies stay under maxBufferedBytes; past either, it is answered 503 with
+// Retry-After at once (before its body is read) and its connection closed. Bodies are parsed and answered one per
+// event-loop turn, so the I/O between them, /healthz and /readyz included, waits for at most one request's work
+// instead of for every body that happened to finish in the same turn.
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { WS_ERR_OVERLOADED } from '../../shared/errors.js';
+
+export interface AdmissionLimits {
+  maxConcurrentRequests: number;
+  maxBufferedBytes: number;
+}
+
+export type ShedReason = 'concurrency' | 'buffered_bytes';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Body bytes this request holds against serving.maxBufferedBytes. */
+    heldBytes: number;
+  }
+}
+
+/** Runs jobs one per event-loop turn (setImmediate between them), in arrival order. */
+export class TurnQueue {
+  private readonly jobs: Array<() => void> = [];
+  private scheduled = false;
+
+  push(job: () => void): void {
+    this.jobs.push(job);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.next);
+    }
+  }
+
+  private readonly next = (): void => {
+    const job = this.jobs.shift();
+    if (this.jobs.length > 0) setImmediate(this.next);
+    else this.scheduled = false;
+    job?.();
+  };
+}
+
+export interface AdmissionState {
+  inFlight(): number;
+  bufferedBytes(): number;
+}
+
+/** Adds the admission hooks to `app`'s scope (call it inside the webhook plugin so health routes stay outside). */
+export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, onShed: (reason: ShedReason) => void): AdmissionState {
+  let inFlight = 0;
+  let buffered = 0;
+
+  const refuse = (reason: ShedReason, why: string): never => {
+    onShed(reason);
+    throw new WS_ERR_OVERLOADED(why);
+  };
+
+  app.decorateRequest('heldBytes', 0);
+  app.addHook('onRequest', async (req: FastifyRequest, reply) => {
+    if (inFlight >= limits.maxConcurrentRequests) refuse('concurrency', `${inFlight} requests in flight (serving.maxConcurrentRequests ${limits.maxConcurrentRequests})`);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > 0 && buffered + declared > limits.maxBufferedBytes) {
+      refuse('buffered_bytes', `a ${declared}-byte body would take buffered request bodies past serving.maxBufferedBytes (${limits.maxBufferedBytes}; ${buffered} held)`);
+    }
+    inFlight += 1;
+    // 'close' fires once the response is sent or the connection dies (client gone, request timeout), so every
+    // admitted request gives its slot and bytes back exactly once.
+    reply.raw.once('close', () => {
+      inFlight -= 1;
+      buffered -= req.heldBytes;
+      req.heldBytes = 0;
+    });
+  });
+
+  // Counts body bytes as they arrive: a body without Content-Length, or one that lied, is still bounded.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        buffered += chunk.length;
+        req.heldBytes += chunk.length;
+        if (buffered > limits.maxBufferedBytes) {
+          onShed('buffered_bytes');
+          cb(new WS_ERR_OVERLOADED(`buffered request bodies passed serving.maxBufferedBytes (${limits.maxBufferedBytes})`));
+        } else cb(null, chunk);
+      },
+    });
+    payload.on('error', (err) => counted.destroy(err));
+    return payload.pipe(counted);
+  });
+
+  return { inFlight: () => inFlight, bufferedBytes: () => buffered };
+}
