@@ -109,7 +109,7 @@ describe('greedy', () => {
 
 describe('wattsched (the extender as a library)', () => {
   test('the weight is the shipped scheduler configuration’s', () => {
-    const cfg = parse(readFileSync(join(import.meta.dirname, '../../manifests/kube-scheduler/kube-scheduler-config.yaml'), 'utf8')) as { extenders: { weight: number }[] };
+    const cfg = parse(readFileSync(join(import.meta.dirname, '../../charts/wattsched/files/kube-scheduler-config.yaml'), 'utf8')) as { extenders: { weight: number }[] };
     expect(cfg.extenders[0]?.weight).toBe(SHIPPED_EXTENDER_WEIGHT);
   });
   test('the extender’s choice outweighs the default plugins, which only break its ties', async () => {

@@ -12,7 +12,7 @@ import type { SimNode } from '../data.js';
 import type { ClusterView, Policy } from '../policy.js';
 import { defaultPluginScore } from './default.js';
 
-/** manifests/kube-scheduler/kube-scheduler-config.yaml's extender weight (a test keeps the two equal). */
+/** charts/wattsched/files/kube-scheduler-config.yaml's extender weight (a test keeps the two equal). */
 export const SHIPPED_EXTENDER_WEIGHT = 151;
 /** kube-scheduler adds an extender's 0–10 priority as priority × weight × (MaxNodeScore / MaxExtenderPriority). */
 const EXTENDER_SCALE = 100 / 10;
