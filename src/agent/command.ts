@@ -28,6 +28,7 @@ const HELP = `usage: wattsched agent [options]
   --interval D        time between readings: 1s, 500ms, 2m (default 1s)
   --collector C       auto | ebpf | fallback (default auto)
   --config FILE       YAML/JSON config file (see docs/agent.md); WATTSCHED_AGENT_* variables override it
+                      (power.meters, power.idlePolicy, power.checkpointPath, metrics.keplerNames, ...)
   --log-level L       trace | debug | info | warn | error | silent
   --once              take two readings one interval apart, print the report and exit
   --json              with --once: print the report as JSON (default: a short table)

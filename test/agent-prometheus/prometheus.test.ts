@@ -144,6 +144,8 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     await sleep(4000);
     // Restart the agent while pods run: the totals must come back from the checkpoint.
     await stop(agent.child);
+    // Down for more than two scrape intervals, so Prometheus certainly records the outage (up == 0).
+    await sleep(2500);
     agent = await start(process.execPath, agentArgs, env, /listening at/);
     work.push(burn(c.container(), 5000));
     await Promise.all(work);

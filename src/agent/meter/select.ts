@@ -1,9 +1,9 @@
 // Opens the configured meters best first (ACPI platform meter, RAPL, hwmon), the GPUs beside them, and the model
 // layer last, which always opens. Every meter that does not open is kept with its reason for /v1/node.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../shared/config/agent.js';
+import { packageRoot } from '../collector/addon.js';
 import { monotonicNs } from '../collector/types.js';
 import { readHardware } from './hardware.js';
 import { HwmonMeter } from './hwmon.js';
@@ -12,13 +12,6 @@ import { ModelMeter, chooseNodeCurve } from './model.js';
 import { NvidiaMeter } from './nvidia.js';
 import { RaplMeter } from './rapl.js';
 import type { Meter, MeterOpen, MeterUnavailable } from './types.js';
-
-/** models/ of the package: dist/src/agent/meter -> ../../../../models, src/agent/meter -> ../../../models. */
-export function defaultModelsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${join('dist', 'src')}`) ? '../../../../models' : '../../../models';
-  return join(here, up);
-}
 
 export async function openNodePower(power: AgentConfig['power'], log?: Logger): Promise<NodePower> {
   const layers: Meter[] = [];
@@ -41,7 +34,7 @@ export async function openNodePower(power: AgentConfig['power'], log?: Logger): 
   const hw = readHardware({ procRoot: power.procRoot, dmiRoot: power.dmiRoot, defaultYear: power.model.defaultYear });
   const curve = await chooseNodeCurve(hw.hardware, {
     configured: power.model.curve,
-    modelsDir: power.model.modelsDir ?? defaultModelsDir(),
+    modelsDir: power.model.modelsDir ?? join(packageRoot(), 'models'),
     ...(log === undefined ? {} : { log }),
   });
   if (hw.assumed.length > 0) curve.detail += `; assumed ${hw.assumed.join(', ')}`;
