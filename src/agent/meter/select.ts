@@ -11,6 +11,7 @@ import { NodePower } from './layers.js';
 import { ModelMeter, chooseNodeCurve } from './model.js';
 import { NvidiaMeter } from './nvidia.js';
 import { RaplMeter } from './rapl.js';
+import { RedfishMeter } from './redfish.js';
 import type { Meter, MeterOpen, MeterUnavailable } from './types.js';
 
 export async function openNodePower(power: AgentConfig['power'], log?: Logger): Promise<NodePower> {
@@ -26,7 +27,16 @@ export async function openNodePower(power: AgentConfig['power'], log?: Logger): 
   };
   for (const m of power.meters) {
     const now = monotonicNs();
-    if (m === 'acpi') take(HwmonMeter.open(power.hwmonRoot, 'acpi', now), layers);
+    if (m === 'redfish') {
+      const r = power.redfish;
+      if (r.url === undefined) continue; // not configured: not a meter this node has
+      if (r.credentialsFile === undefined) {
+        unavailable.push({ name: 'redfish', reason: 'power.redfish.url is set but power.redfish.credentialsFile is not' });
+        continue;
+      }
+      if (r.insecure) log?.warn({ url: r.url }, 'Redfish certificate checks are off (power.redfish.insecure)');
+      take(await RedfishMeter.open({ ...r, url: r.url, credentialsFile: r.credentialsFile }), layers);
+    } else if (m === 'acpi') take(HwmonMeter.open(power.hwmonRoot, 'acpi', now), layers);
     else if (m === 'rapl') take(RaplMeter.open(power.powercapRoot, now), layers);
     else if (m === 'hwmon') take(HwmonMeter.open(power.hwmonRoot, 'hwmon', now), layers);
     else take(await NvidiaMeter.open(power.nvidia), additive);

@@ -1,7 +1,7 @@
 // The one contract between a source of node watts and the rest of the agent. A meter is read once per interval and
 // answers with watts per zone; counters (RAPL, hwmon energy) keep their previous value and handle wrap-around where
 // they are read, so nothing above a meter knows about microjoules.
-export const POWER_SOURCES = ['acpi', 'rapl', 'hwmon', 'nvidia', 'model'] as const;
+export const POWER_SOURCES = ['redfish', 'acpi', 'rapl', 'hwmon', 'nvidia', 'model'] as const;
 export type PowerSource = (typeof POWER_SOURCES)[number];
 
 export interface ZoneWatts {
