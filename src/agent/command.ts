@@ -122,7 +122,7 @@ export async function openEnergy(config: AgentConfig, log: Logger, opts: { check
     }
   }
   const cpu = new NodeCpu(p.procRoot);
-  return new EnergyAccounting({ power, nodeCpu: () => cpu.read(), ledger, policy: p.idlePolicy, checkpointPath, log });
+  return new EnergyAccounting({ power, nodeCpu: () => cpu.read(), ledger, policy: p.idlePolicy, checkpointPath, procRoot: p.procRoot, log });
 }
 
 /** Two readings one interval apart, as one report. Exported for tests and for `--once`. */

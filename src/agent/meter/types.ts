@@ -20,6 +20,8 @@ export interface PowerReading {
   idleWatts?: number;
   /** Set by the model layer. */
   model?: { id: string; errorPercent: number | null; detail: string };
+  /** GPU meters: each process's weight (summed SM %) within a GPU zone over the interval. */
+  processes?: { zone: string; pid: number; weight: number }[];
 }
 
 export interface MeterInput {
