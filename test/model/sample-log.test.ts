@@ -92,6 +92,18 @@ describe('SampleLog', () => {
     await c.log.close();
   });
 
+  test('an empty segment left by a crash right after creating it is skipped, and its number is not reused', async () => {
+    const segDir = join(dir, 'fp', 'samples');
+    mkdirSync(segDir, { recursive: true });
+    writeFileSync(join(segDir, '00000001.log'), encodeRecord({ key: null, hash: null, windows: wins(0, 2) }));
+    writeFileSync(join(segDir, '00000002.log'), '');
+    const a = openLog();
+    expect(await a.log.append(wins(2, 1), null, null, noRoom)).toEqual({ duplicate: false, accepted: 1, total: 3 });
+    expect(readdirSync(segDir).sort()).toEqual(['00000001.log', '00000002.log', '00000003.log']);
+    expect(a.skips).toEqual([]);
+    await a.log.close();
+  });
+
   test('a key already stored answers duplicate (also after a restart); the same key with other windows is refused', async () => {
     const a = openLog();
     expect(await a.log.append(wins(0, 4), 'k', 'h1', noRoom)).toEqual({ duplicate: false, accepted: 4, total: 4 });

@@ -84,17 +84,19 @@ describe('SIGKILL during uploads', () => {
           const from = next;
           next += BATCH;
           inflight.set(key, from);
+          let status = 0;
+          let body: unknown = null;
           try {
             const res = await post(server.url, { fingerprint: FP, windows: wins(from, BATCH) }, key);
-            if (res.status === 200) {
-              const body = (await res.json()) as { accepted: number; duplicate: boolean };
-              expect(body).toMatchObject({ accepted: BATCH, duplicate: false });
-              acked.set(key, from);
-              inflight.delete(key);
-            }
+            status = res.status;
+            body = await res.json();
           } catch {
             return; // the connection died with the process: this upload stays "in flight"
           }
+          expect(status).toBe(200);
+          expect(body).toMatchObject({ accepted: BATCH, duplicate: false });
+          acked.set(key, from);
+          inflight.delete(key);
         }
       };
       const clients = [0, 1, 2, 3].map(client);

@@ -81,22 +81,31 @@ export async function readSegment(file: string): Promise<ParsedSegment> {
   return parseSegment(buf, file.endsWith(LEGACY_FILE));
 }
 
-export function parseSegment(buf: Buffer, legacy = false): ParsedSegment {
-  const out: ParsedSegment = { records: [], bytes: buf.length, skipped: [] };
+type Item = { record: StoredRecord; offset: number } | { skip: SkipReason; offset: number; detail: string };
+
+/** The records and skips of a segment in file order; one line at a time, so a caller can pause between them. */
+function* items(buf: Buffer, legacy: boolean): Generator<Item> {
   let at = 0;
   while (at < buf.length) {
     const nl = buf.indexOf(0x0a, at);
     if (nl < 0) {
       // The append that was in flight when the writer died: never acknowledged.
-      out.skipped.push({ reason: 'torn', offset: at, detail: `${buf.length - at} bytes without a newline at the end` });
-      break;
+      yield { skip: 'torn', offset: at, detail: `${buf.length - at} bytes without a newline at the end` };
+      return;
     }
     if (nl > at) {
       const r = decodeLine(buf.subarray(at, nl), legacy);
-      if (typeof r === 'string') out.skipped.push({ reason: 'corrupt', offset: at, detail: r });
-      else out.records.push(r);
+      yield typeof r === 'string' ? { skip: 'corrupt', offset: at, detail: r } : { record: r, offset: at };
     }
     at = nl + 1;
+  }
+}
+
+export function parseSegment(buf: Buffer, legacy = false): ParsedSegment {
+  const out: ParsedSegment = { records: [], bytes: buf.length, skipped: [] };
+  for (const it of items(buf, legacy)) {
+    if ('record' in it) out.records.push(it.record);
+    else out.skipped.push({ reason: it.skip, offset: it.offset, detail: it.detail });
   }
   return out;
 }
@@ -131,6 +140,8 @@ export class SampleLog {
   private active: { handle: FileHandle; segment: Segment } | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private loaded: Promise<void> | null = null;
+  /** Highest segment number on disk, empty files included (a crash right after creating one leaves it empty). */
+  private lastSeq = 0;
   /** Newest window end seen, so a pull of an overlapping Prometheus range adds nothing twice. */
   newestEnd = -Infinity;
 
@@ -159,23 +170,38 @@ export class SampleLog {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     files.push(...names.map((n) => join(this.dir, n)));
+    this.lastSeq = names.reduce((m, n) => Math.max(m, Number.parseInt(n, 10)), 0);
     for (const file of files) {
-      const seg = await readSegment(file);
-      for (const s of seg.skipped) this.onSkip(file, s.reason, s.offset, s.detail);
-      if (seg.bytes === 0) continue;
-      const segment: Segment = { file, bytes: seg.bytes, windows: 0, keys: [] };
-      for (const r of seg.records) {
+      let buf: Buffer;
+      try {
+        buf = await readFile(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      if (buf.length === 0) continue;
+      const segment: Segment = { file, bytes: buf.length, windows: 0, keys: [] };
+      let since = 0;
+      for (const it of items(buf, file.endsWith(LEGACY_FILE))) {
+        if ('skip' in it) {
+          this.onSkip(file, it.skip, it.offset, it.detail);
+          continue;
+        }
+        const r = it.record;
         segment.windows += r.windows.length;
         for (const w of r.windows) if (w.end > this.newestEnd) this.newestEnd = w.end;
         if (r.key !== null) {
           segment.keys.push(r.key);
           this.keys.set(r.key, { hash: r.hash, accepted: r.windows.length });
         }
+        // Parsing is CPU work on the event loop: give requests a turn every 256 KiB or so.
+        if (it.offset - since > 256 * 1024) {
+          since = it.offset;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
       this.segments.push(segment);
-      this.onBytes(seg.bytes);
-      // Parsing is CPU work on the event loop: give requests a turn between segments.
-      await new Promise((resolve) => setImmediate(resolve));
+      this.onBytes(buf.length);
     }
   }
 
@@ -244,8 +270,7 @@ export class SampleLog {
     if (a && a.segment.bytes + bytes <= this.limits.segmentBytes && a.segment.windows < this.limits.maxWindows / 8) return a;
     await this.closeActive();
     await mkdir(this.dir, { recursive: true });
-    const last = this.segments.filter((s) => s.file.endsWith('.log')).at(-1);
-    const seq = last ? Number(last.file.slice(-(SEQ_DIGITS + 4), -4)) + 1 : 1;
+    const seq = ++this.lastSeq;
     const file = join(this.dir, `${String(seq).padStart(SEQ_DIGITS, '0')}.log`);
     const handle = await open(file, 'wx');
     // The new name must survive a power loss too, or an acknowledged record could vanish with its directory entry.
