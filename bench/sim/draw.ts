@@ -1,7 +1,7 @@
 // Cases the policy was not tuned on, drawn from the shipped files: other SPECpower rows as server mixes, and traces
 // resampled from the shipped pod list (a random half with time compressed, and bootstraps at 1× and 2× the pods).
 import type { SimPod, SimServer } from '../../src/sim/data.js';
-import { mulberry32 } from '../../src/sim/random.js';
+import { mulberry32 } from '../../src/shared/random.js';
 
 /** `count` distinct servers, uniformly from `pool`, leaving out the ids in `exclude`. */
 export function drawServers(pool: readonly SimServer[], count: number, seed: number, exclude: ReadonlySet<string>): SimServer[] {

@@ -4,7 +4,7 @@
 import { MAX_PODS_PER_NODE, type SimNode, type SimPod } from './data.js';
 import { emptyNodeOn, emptyOnSeconds, nodeWatts } from './energy.js';
 import type { ClusterView, PodAsk, Policy } from './policy.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../shared/random.js';
 
 export interface SimOptions {
   /** Seconds an empty node waits before it is switched off; Infinity (the default) = always on. */

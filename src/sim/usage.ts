@@ -2,7 +2,7 @@
 // a fixed factor ("1", "0.6") or a per-pod draw ("uniform:0.2,1", "beta:2,3"), seeded so a run repeats.
 import { WS_ERR_USAGE } from '../shared/errors.js';
 import type { SimPod } from './data.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../shared/random.js';
 
 export type UsageSpec = { kind: 'factor'; factor: number } | { kind: 'uniform'; lo: number; hi: number } | { kind: 'beta'; a: number; b: number };
 

@@ -3,7 +3,7 @@ import type { SimNode, SimPod } from '../../src/sim/data.js';
 import { binnedWatts, emptyOnSeconds } from '../../src/sim/energy.js';
 import { eventsOf, feasibleNodesToFind, selectHost, simulate } from '../../src/sim/engine.js';
 import type { Policy } from '../../src/sim/policy.js';
-import { mulberry32 } from '../../src/sim/random.js';
+import { mulberry32 } from '../../src/shared/random.js';
 
 const LINEAR = [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200];
 const node = (name: string, curve = LINEAR, capacityMilli = 1000, memoryMiB = 1e9): SimNode => ({ name, server: 0, capacityMilli, memoryMiB, curve });

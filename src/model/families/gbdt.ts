@@ -2,6 +2,8 @@
 // float32 values and rows compare as float32, exactly as ai.onnx.ml TreeEnsembleRegressor does with a float input, so
 // the TypeScript reference and onnxruntime take the same branch for every row.
 
+import { mulberry32 } from '../../shared/random.js';
+
 export interface TreeNode {
   /** -1 for a leaf. */
   feature: number;
@@ -29,18 +31,6 @@ export interface GbdtOptions {
 }
 
 export const GBDT_DEFAULTS: GbdtOptions = { trees: 300, depth: 3, learningRate: 0.1, minLeaf: 8, lambda: 1, subsample: 0.8, maxBins: 64, seed: 1 };
-
-/** Small deterministic PRNG (mulberry32) so a retrain on the same data gives the same model. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Split candidates: float32 midpoints between (quantiles of) distinct float32 values. */
 function binEdges(values: number[], maxBins: number): number[] {
@@ -86,7 +76,7 @@ export function fitGbdt(x: readonly (readonly number[])[], y: readonly (readonly
   const base = Array.from({ length: k }, (_, t) => y.reduce((s, r) => s + (r[t] as number), 0) / n);
   const pred = Float64Array.from({ length: n * k }, (_, i) => base[i % k] as number);
   const resid = new Float64Array(n * k);
-  const rand = prng(opts.seed);
+  const rand = mulberry32(opts.seed);
   const trees: TreeNode[][] = [];
 
   for (let tIdx = 0; tIdx < opts.trees; tIdx++) {

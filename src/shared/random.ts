@@ -1,4 +1,4 @@
-// A small seeded PRNG so that tie-breaking and drawn usages repeat run to run.
+// A small seeded PRNG (mulberry32), so that tie-breaking, drawn usages and tree subsampling repeat run to run.
 
 /** mulberry32: uniform in [0, 1). */
 export function mulberry32(seed: number): () => number {
