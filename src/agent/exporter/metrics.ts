@@ -1,7 +1,8 @@
 // What /metrics serves. Every value is read at scrape time from the monitor's latest report and the energy ledger
 // (both replaced whole once per interval), so one scrape is one consistent interval. Labels are pod, namespace,
 // container, workload, zone and source only; cgroups that are not pods arrive already rolled into system rows.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../../shared/process-metrics.js';
 import { METRICS } from '../../shared/names.js';
 import type { Monitor } from '../monitor/monitor.js';
 
@@ -40,16 +41,12 @@ function mirrorGauge(reg: Registry, name: string, help: string, labelNames: stri
   });
 }
 
-// prom-client's default collectors name two gauges *_total, which promtool flags: nothing else reads them.
-const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 export function createMetrics(monitor: Monitor, opts: MetricsOptions = { keplerNames: false, node: '' }): { registry: Registry; observeRead: (s: number) => void } {
   const reg = new Registry();
   const prefix = 'wattsched_agent_';
   // The event-loop-lag monitor samples every 10 ms by default, which alone cost 0.6% of a core here; once a second
   // keeps the metric and keeps the agent's idle cost near zero.
-  collectDefaultMetrics({ register: reg, prefix, eventLoopMonitoringPrecision: 1000 });
-  for (const m of LINT_FAILING_DEFAULTS) reg.removeSingleMetric(`${prefix}${m}`);
+  registerProcessMetrics(reg, prefix, { eventLoopMonitoringPrecision: 1000 });
   const M = METRICS.agent;
   const latest = () => monitor.latest();
   mirrorGauge(reg, M.counterAvailable, 'Whether a counter (cpu_time, cycles, ...) is measured live by the active collector (1) or not (0).', ['counter'], (set) => {

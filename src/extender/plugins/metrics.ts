@@ -2,7 +2,8 @@
 // multiple instances in one process do not share counters.
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../../shared/process-metrics.js';
 import { METRICS } from '../../shared/names.js';
 
 export interface ExtenderMetrics {
@@ -23,7 +24,7 @@ export const METRICS_PLUGIN = 'wattsched-extender-metrics';
 
 const metricsPlugin: FastifyPluginAsync<{ defaultMetrics?: boolean }> = async (app, opts) => {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'wattsched_extender_' });
+  if (opts.defaultMetrics !== false) registerProcessMetrics(registry, 'wattsched_extender_');
   const m = METRICS.extender;
   const metrics: ExtenderMetrics = {
     registry,

@@ -45,7 +45,7 @@ export async function buildModelServer(config: Readonly<ModelServerConfig>, opts
     bodyLimit: config.bodyLimitBytes,
     ...(https ? { https } : {}),
     // find-my-way answers 414 beyond 100 characters: let over-long fingerprints reach the schema and its reason.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     ...serverTimeoutOptions(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);

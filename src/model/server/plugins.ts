@@ -2,7 +2,8 @@
 // created here and released in onClose. Wrapped with fastify-plugin and named so route plugins can depend on it.
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../../shared/process-metrics.js';
 import type { ModelServerConfig } from '../../shared/config/model-server.js';
 import type { SampleWindow } from '../../shared/wire/model.js';
 import { METRICS } from '../../shared/names.js';
@@ -52,7 +53,7 @@ const plugin: FastifyPluginAsync<PluginOptions> = async (app, opts) => {
   const cfg = opts.config;
   const registry = new Registry();
   // Process metrics, among them the event loop's lag: what a stalled /healthz would show first.
-  collectDefaultMetrics({ register: registry, prefix: 'wattsched_model_server_' });
+  registerProcessMetrics(registry, 'wattsched_model_server_');
   const names = METRICS.modelServer;
   const skipped = new Counter({ name: names.skippedRecords, help: 'Stored sample records or entry files left out because they were torn or corrupt', labelNames: ['reason'], registers: [registry] });
   const store = new ModelStore(
