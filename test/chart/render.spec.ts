@@ -20,8 +20,6 @@ const POLICY = {
   rootWithCapabilities: { 'DaemonSet/wattsched-agent/agent': AGENT_CAPS },
   writableHostPaths: ['/var/lib/wattsched'],
 };
-/** Named by issue 9 (agent attribution), not exported yet: the rules and dashboard may use them, labelled planned. */
-const PLANNED_METRICS = ['wattsched_attribution_residual_ratio', 'wattsched_node_power_model_error_ratio', 'wattsched_node_power_watts', 'wattsched_pod_joules_total'];
 const EXPORTED_METRICS = Object.values(METRICS).flatMap((group) => Object.values(group));
 
 const SCHEDULER_FILE = join(REPO, 'charts/wattsched/files/kube-scheduler-config.yaml');
@@ -51,6 +49,7 @@ describe('defaults', () => {
       'DaemonSet/wattsched-agent/agent: runAsNonRoot is not true',
       'DaemonSet/wattsched-agent/agent: runAsUser 0',
       'DaemonSet/wattsched-agent/agent: adds capabilities BPF,PERFMON,SYS_RESOURCE',
+      'DaemonSet/wattsched-agent/agent: hostPath /var/lib/wattsched mounted writable',
     ]);
   });
 
@@ -63,7 +62,7 @@ describe('defaults', () => {
     expect(ms.filter((m) => !m.apiVersion.match(/^(v1|apps\/v1|policy\/v1|rbac\.authorization\.k8s\.io\/v1|networking\.k8s\.io\/v1)$/))).toEqual([]);
   });
 
-  it('agent: capabilities, not privileged; host cgroupfs, BTF and tracefs read-only; no host network or PID', () => {
+  it('agent: capabilities, not privileged; host cgroupfs, BTF and tracefs read-only, only the checkpoint directory writable; no host network or PID', () => {
     const ds = podSpec(find(ms, 'DaemonSet', 'wattsched-agent'));
     const c = ds.containers[0];
     expect(c.securityContext.privileged).toBe(false);
@@ -71,8 +70,8 @@ describe('defaults', () => {
     expect(ds.hostNetwork).toBe(false);
     expect(ds.hostPID).toBe(false);
     const hostPaths = Object.fromEntries(ds.volumes.filter((v: Manifest) => v.hostPath).map((v: Manifest) => [v.name, v.hostPath.path]));
-    expect(hostPaths).toEqual({ cgroup: '/sys/fs/cgroup', btf: '/sys/kernel/btf', tracing: '/sys/kernel/tracing' });
-    for (const vm of c.volumeMounts.filter((m: Manifest) => m.name in hostPaths)) expect(vm.readOnly, vm.name).toBe(true);
+    expect(hostPaths).toEqual({ cgroup: '/sys/fs/cgroup', btf: '/sys/kernel/btf', tracing: '/sys/kernel/tracing', state: '/var/lib/wattsched' });
+    for (const vm of c.volumeMounts.filter((m: Manifest) => m.name in hostPaths)) expect(vm.readOnly === true, vm.name).toBe(vm.name !== 'state');
     expect(c.env.find((e: Manifest) => e.name === 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
   });
 
@@ -138,7 +137,7 @@ describe('switches', () => {
     expect(find(ms, 'Certificate', 'wattsched-extender').spec.issuerRef).toEqual(ref);
   });
 
-  it('monitoring: ServiceMonitors, the agent PodMonitor, the five alerts and the dashboard, on metrics that exist or are labelled planned', () => {
+  it('monitoring: ServiceMonitors, the agent PodMonitor, the five alerts and the dashboard, on metrics that the components export', () => {
     const ms = render({ monitoring: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true }, prometheusRules: { enabled: true }, grafanaDashboard: { enabled: true } } });
     expect(ms.filter((m) => m.kind === 'ServiceMonitor').map((m) => m.metadata.name).sort()).toEqual(['wattsched-extender', 'wattsched-model-server']);
     expect(find(ms, 'PodMonitor', 'wattsched-agent').spec.podMetricsEndpoints[0].port).toBe('http');
@@ -155,11 +154,7 @@ describe('switches', () => {
     expect(used.size).toBeGreaterThan(5);
     for (const name of used) {
       if (name === 'up') continue;
-      expect([...EXPORTED_METRICS, ...PLANNED_METRICS], name).toContain(name);
-    }
-    for (const p of panels) {
-      const planned = p.targets.some((t: Manifest) => PLANNED_METRICS.some((n) => (t.expr as string).includes(n)));
-      expect(p.title.includes('(planned metric)'), p.title).toBe(planned);
+      expect(EXPORTED_METRICS, name).toContain(name);
     }
   });
 
@@ -175,11 +170,15 @@ describe('switches', () => {
     expect(find(ms, 'NetworkPolicy', 'wattsched-agent').spec.ingress).toEqual([]);
   });
 
-  it('the checkpoint hostPath is mounted only when set, and is the one writable host path', () => {
-    const off = podSpec(find(render({}), 'DaemonSet', 'wattsched-agent'));
-    expect(off.volumes.map((v: Manifest) => v.name)).not.toContain('state');
-    const on = podSpec(find(render({ agent: { checkpointHostPath: '/var/lib/wattsched' } }), 'DaemonSet', 'wattsched-agent'));
+  it('the checkpoint hostPath is mounted by default and the agent writes its checkpoint there; empty turns both off', () => {
+    const env = (spec: Manifest) => Object.fromEntries(spec.containers[0].env.map((e: Manifest) => [e.name, e.value]));
+    const on = podSpec(find(render({}), 'DaemonSet', 'wattsched-agent'));
     expect(on.volumes.find((v: Manifest) => v.name === 'state').hostPath).toEqual({ path: '/var/lib/wattsched', type: 'DirectoryOrCreate' });
+    expect(on.containers[0].volumeMounts.find((m: Manifest) => m.name === 'state').mountPath).toBe('/var/lib/wattsched');
+    expect(env(on).WATTSCHED_AGENT_POWER__CHECKPOINT_PATH).toBe('/var/lib/wattsched/agent-energy.json');
+    const off = podSpec(find(render({ agent: { checkpointHostPath: '' } }), 'DaemonSet', 'wattsched-agent'));
+    expect(off.volumes.map((v: Manifest) => v.name)).not.toContain('state');
+    expect(env(off).WATTSCHED_AGENT_POWER__CHECKPOINT_PATH).toBe('');
   });
 
   it('a config change changes the pod template (checksum annotation), so helm upgrade rolls exactly those pods', () => {
