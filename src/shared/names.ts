@@ -30,6 +30,8 @@ export const METRICS = {
     nodeCacheNodes: 'wattsched_extender_node_cache_nodes',
     shed: 'wattsched_extender_shed_total',
     assumedPods: 'wattsched_extender_assumed_pods',
+    inFlight: 'wattsched_extender_requests_in_flight',
+    bufferedBytes: 'wattsched_extender_buffered_request_bytes',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',

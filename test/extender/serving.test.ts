@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/measured-extender.mjs');
 const MiB = 1024 * 1024;
@@ -83,21 +83,39 @@ async function post(port: number, path: string, body: string, headers: Record<st
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
+/** A gauge from the extender's /metrics (served outside the webhook caps). */
+async function gauge(port: number, name: string): Promise<number> {
+  const text = (await get(port, '/metrics')).body;
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Waits (no fixed sleep) until the extender holds at least `inFlight` requests and `bytes` body bytes. */
+const holding = (port: number, inFlight: number, bytes: number) =>
+  vi.waitFor(
+    async () => {
+      expect(await gauge(port, 'wattsched_extender_requests_in_flight')).toBe(inFlight);
+      expect(await gauge(port, 'wattsched_extender_buffered_request_bytes')).toBeGreaterThanOrEqual(bytes);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+
 const statusOf = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
 
 const NAMES_BODY = JSON.stringify({ Pod: { metadata: { name: 'p', namespace: 'default' } }, NodeNames: ['a', 'b'] });
 
 describe('slow clients', () => {
   test('slow-body clients are cut off at the request timeout, the ones past the cap get 503 at once, and their memory comes back', async () => {
-    const ext = await startExtender({ serving: { requestTimeoutMs: 2000, headersTimeoutMs: 1000, maxConcurrentRequests: 8, maxBufferedBytes: 64 * MiB } });
+    const ext = await startExtender({ serving: { requestTimeoutMs: 3000, headersTimeoutMs: 1000, maxConcurrentRequests: 8, maxBufferedBytes: 64 * MiB } });
     const before = await ext.memory();
 
     // 20 clients, each declaring 16 MiB, sending 4 MiB at once and then one byte every 500 ms: 8 are admitted (the
     // concurrency cap) and hold 8 x 4 = 32 MiB; the other 12 are refused before sending any body. Two waves: the
     // second must reuse what the first freed, not add to it.
     const wave = async () => {
-      const clients = Array.from({ length: 20 }, () => slowClient(ext.port, { path: '/prioritize', contentLength: 16 * MiB, firstChunk: 4 * MiB, trickleMs: 500 }));
-      await new Promise((r) => setTimeout(r, 1000));
+      // A refused client sees its 503 during the 1 s it waits before sending a body, so it never writes into a
+      // closed connection.
+      const clients = Array.from({ length: 20 }, () => slowClient(ext.port, { path: '/prioritize', contentLength: 16 * MiB, firstChunk: 4 * MiB, trickleMs: 500, headWaitMs: 1000 }));
+      await holding(ext.port, 8, 32 * MiB);
       const during = await ext.memory();
       expect((await get(ext.port, '/healthz')).status).toBe(200);
       const results = await Promise.all(clients.map((c) => c.done));
@@ -106,6 +124,9 @@ describe('slow clients', () => {
       // 408 is Node's answer when a request does not arrive within requestTimeout.
       expect(statuses).toEqual([...Array(8).fill(408), ...Array(12).fill(503)]);
       for (const r of results.filter((x) => statusOf(x.response) === 503)) expect(r.response).toMatch(/retry-after: 1/i);
+      // Every admitted request gave back its slot and its bytes.
+      expect(await gauge(ext.port, 'wattsched_extender_requests_in_flight')).toBe(0);
+      expect(await gauge(ext.port, 'wattsched_extender_buffered_request_bytes')).toBe(0);
       return { during, after: await ext.memory() };
     };
     const first = await wave();
@@ -148,7 +169,7 @@ describe('load shedding', () => {
   test('past maxConcurrentRequests a webhook gets 503 + Retry-After (filter keeps its result shape), health still answers, and slots come back', async () => {
     const ext = await startExtender({ serving: { requestTimeoutMs: 2000, headersTimeoutMs: 2000, maxConcurrentRequests: 3, retryAfterSeconds: 2 } });
     const holders = Array.from({ length: 3 }, () => slowClient(ext.port, { path: '/filter', contentLength: 1000, firstChunk: 10, trickleMs: 400, headWaitMs: 50 }));
-    await new Promise((r) => setTimeout(r, 400));
+    await holding(ext.port, 3, 0);
 
     const shed = await post(ext.port, '/filter', NAMES_BODY);
     expect(shed.status).toBe(503);
@@ -171,7 +192,7 @@ describe('load shedding', () => {
     const ext = await startExtender({ bodyLimitBytes: 8 * MiB, serving: { requestTimeoutMs: 3000, maxBufferedBytes: 6 * MiB } });
     // One client holds 4 MiB of a declared 5 MiB; a second declaring 3 MiB would make 7 MiB > 6 MiB.
     const holder = slowClient(ext.port, { path: '/prioritize', contentLength: 5 * MiB, firstChunk: 4 * MiB, trickleMs: 500, headWaitMs: 20 });
-    await new Promise((r) => setTimeout(r, 500));
+    await holding(ext.port, 1, 4 * MiB);
     const big = await post(ext.port, '/prioritize', ' '.repeat(3 * MiB - NAMES_BODY.length) + NAMES_BODY);
     expect(big.status).toBe(503);
     expect(JSON.parse(big.body).error).toMatch(/maxBufferedBytes/);

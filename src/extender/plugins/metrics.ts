@@ -15,6 +15,8 @@ export interface ExtenderMetrics {
   inventoryNodes: Gauge;
   shed: Counter<'reason'>;
   assumedPods: Gauge;
+  inFlight: Gauge;
+  bufferedBytes: Gauge;
 }
 
 export const METRICS_PLUGIN = 'wattsched-extender-metrics';
@@ -44,6 +46,8 @@ const metricsPlugin: FastifyPluginAsync<{ defaultMetrics?: boolean }> = async (a
     failOpen: new Counter({ name: m.failOpen, help: 'Answers that passed every node / gave equal scores because the extender could not judge, by reason.', labelNames: ['reason'], registers: [registry] }),
     inventoryNodes: new Gauge({ name: m.nodeCacheNodes, help: 'Nodes known to the extender inventory (names mode).', registers: [registry] }),
     assumedPods: new Gauge({ name: m.assumedPods, help: 'Pods the filter passed onto capped nodes that the cluster watch has not yet shown bound.', registers: [registry] }),
+    inFlight: new Gauge({ name: m.inFlight, help: 'Webhook requests admitted and not yet answered (see serving.maxConcurrentRequests).', registers: [registry] }),
+    bufferedBytes: new Gauge({ name: m.bufferedBytes, help: 'Request body bytes held by admitted webhook requests (see serving.maxBufferedBytes).', registers: [registry] }),
     shed: new Counter({ name: m.shed, help: 'Webhook requests answered 503 because serving.maxConcurrentRequests or serving.maxBufferedBytes was reached.', labelNames: ['reason'], registers: [registry] }),
   };
   app.decorate('extenderMetrics', metrics);

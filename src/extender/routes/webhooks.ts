@@ -139,7 +139,13 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     return { c, ev };
   };
 
-  installAdmission(app, opts.serving, (reason) => metrics.shed.inc({ reason }));
+  installAdmission(app, opts.serving, {
+    shed: (reason) => metrics.shed.inc({ reason }),
+    changed: (inFlight, bufferedBytes) => {
+      metrics.inFlight.set(inFlight);
+      metrics.bufferedBytes.set(bufferedBytes);
+    },
+  });
 
   // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text. Parsing
   // starts the request's synchronous work (validation, scoring and the answer follow in the same turn), so it waits

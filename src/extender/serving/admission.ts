@@ -42,15 +42,17 @@ export class TurnQueue {
   };
 }
 
-export interface AdmissionState {
-  inFlight(): number;
-  bufferedBytes(): number;
+export interface AdmissionEvents {
+  shed(reason: ShedReason): void;
+  /** Called whenever the admitted requests or their held bytes change. */
+  changed(inFlight: number, bufferedBytes: number): void;
 }
 
 /** Adds the admission hooks to `app`'s scope (call it inside the webhook plugin so health routes stay outside). */
-export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, onShed: (reason: ShedReason) => void): AdmissionState {
+export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, events: AdmissionEvents): void {
   let inFlight = 0;
   let buffered = 0;
+  const onShed = events.shed;
 
   const refuse = (reason: ShedReason, why: string): never => {
     onShed(reason);
@@ -65,12 +67,14 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, 
       refuse('buffered_bytes', `a ${declared}-byte body would take buffered request bodies past serving.maxBufferedBytes (${limits.maxBufferedBytes}; ${buffered} held)`);
     }
     inFlight += 1;
+    events.changed(inFlight, buffered);
     // 'close' fires once the response is sent or the connection dies (client gone, request timeout), so every
     // admitted request gives its slot and bytes back exactly once.
     reply.raw.once('close', () => {
       inFlight -= 1;
       buffered -= req.heldBytes;
       req.heldBytes = 0;
+      events.changed(inFlight, buffered);
     });
   });
 
@@ -80,6 +84,7 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, 
       transform(chunk: Buffer, _enc, cb) {
         buffered += chunk.length;
         req.heldBytes += chunk.length;
+        events.changed(inFlight, buffered);
         if (buffered > limits.maxBufferedBytes) {
           onShed('buffered_bytes');
           cb(new WS_ERR_OVERLOADED(`buffered request bodies passed serving.maxBufferedBytes (${limits.maxBufferedBytes})`));
@@ -89,6 +94,4 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, 
     payload.on('error', (err) => counted.destroy(err));
     return payload.pipe(counted);
   });
-
-  return { inFlight: () => inFlight, bufferedBytes: () => buffered };
 }
