@@ -8,7 +8,10 @@ import { DEFAULT_PORTS } from '../shared/names.js';
 import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
-import * as powerCurve from './scorers/power-curve/index.js';
+import * as live from './live/scorer.js';
+import { MemoryProfileStore } from './profiles/store.js';
+import { AgentFeed } from './telemetry/agent-feed.js';
+import { TelemetryStore } from './telemetry/node-telemetry.js';
 import type { Logger } from 'pino';
 
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
@@ -41,12 +44,22 @@ export async function main(argv: string[]): Promise<void> {
     flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
   });
   const log = createLogger('extender', config.logLevel);
-  const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) });
+  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
+  const profiles = new MemoryProfileStore(config.profiles);
+  const scorer = live.create({
+    curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
+    telemetry,
+    profiles,
+  });
+  const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log);
   const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log });
+  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r)] });
+  app.addHook('onClose', async () => feed.stop());
+  feed.start();
+  if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 
   closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source }, 'extender listening');
+  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length }, 'extender listening');
 }

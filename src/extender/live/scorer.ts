@@ -1,0 +1,199 @@
+// The closed loop: marginal watts = P_node(u + d) − P_node(u), with u the node's CPU load as its agent measured it
+// (requested CPU where the node has no agent) and d the pod's predicted demand (its workload's history, else the
+// cold-start chain). P_node is the node's curve (see curves.ts) and the formula is the power-curve scorer's: on the
+// lower convex envelope, with its small tie-break, so what `wattsched sim` measured of that formula holds here.
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { ANNOTATIONS, METRICS } from '../../shared/names.js';
+import { powerAt } from '../../model/curve.js';
+import type { NodeState } from '../nodes/state.js';
+import type { PodDemand } from '../protocol/pod.js';
+import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
+import { marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
+import { predictDemand, type DemandSource } from '../profiles/demand.js';
+import type { ProfileStore } from '../profiles/store.js';
+import type { TelemetryStore } from '../telemetry/node-telemetry.js';
+import { curveResolver } from './curves.js';
+
+export const NAME = 'live';
+
+export type Policy = 'energy' | 'balanced' | 'off';
+
+export function parsePolicy(text: string | undefined): { policy: Policy; warning?: string } {
+  if (text === undefined) return { policy: 'energy' };
+  const v = text.trim().toLowerCase();
+  if (v === 'energy' || v === 'balanced' || v === 'off') return { policy: v };
+  return { policy: 'energy', warning: `ignored ${ANNOTATIONS.policy}=${JSON.stringify(text.slice(0, 40))}: not energy, balanced or off` };
+}
+
+export interface LiveScorerOptions {
+  curves: CurveArgs;
+  telemetry: TelemetryStore;
+  profiles: ProfileStore;
+  now?: () => number;
+}
+
+export interface LiveScorer extends Scorer {
+  /** Counts since start: nodes given a neutral score for stale telemetry, and predictions by demand source. */
+  readonly stats: { staleNodeScores: number; bySource: Record<DemandSource, number> };
+  registerMetrics(registry: Registry): void;
+}
+
+/** Middle of the finite values: a stale node scores like the typical candidate, neither preferred nor avoided. */
+function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const m = values.length >> 1;
+  return values.length % 2 ? (values[m] as number) : ((values[m - 1] as number) + (values[m] as number)) / 2;
+}
+
+export function create(opts: LiveScorerOptions): LiveScorer {
+  const curveFor = curveResolver(opts.curves);
+  const emptyOff = opts.curves.emptyNodes === 'off';
+  const now = opts.now ?? Date.now;
+  const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
+
+  const score = async (pod: PodDemand, nodes: readonly NodeState[]): Promise<ScoreBatch | Skip> => {
+    const t = now();
+    const { policy, warning: policyWarning } = parsePolicy(pod.annotations?.[ANNOTATIONS.policy]);
+    const demand = predictDemand(pod, opts.profiles, t);
+    stats.bySource[demand.source]++;
+    const dMilli = demand.cores * 1000;
+    const n = nodes.length;
+    const marginal = new Float64Array(n);
+    const withPod = new Float64Array(n);
+    const loadAfter = new Float64Array(n);
+    const basis = new Array<string>(n);
+    const skipped = new Map<number, string>();
+    const stale: number[] = [];
+    let fresh = 0;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as NodeState;
+      const alloc = node.allocatableMilliCPU;
+      if (!(alloc > 0)) {
+        marginal[i] = withPod[i] = loadAfter[i] = NaN;
+        basis[i] = 'skipped';
+        skipped.set(i, 'node reports no allocatable CPU');
+        continue;
+      }
+      const c = curveFor(node);
+      const st = opts.telemetry.state(node.name, t);
+      let uMilli: number;
+      let load: string;
+      if (st.kind === 'fresh') {
+        uMilli = st.t.utilisation * alloc;
+        fresh++;
+        const power = st.t.watts !== null ? `, node ${st.t.watts.toFixed(1)} W from ${st.t.powerSource}${st.t.modelId ? ` model ${st.t.modelId}` : ''}` : '';
+        load = `load: measured ${(st.t.utilisation * 100).toFixed(1)}% (agent, ${(st.ageMs / 1000).toFixed(0)} s old${power})`;
+      } else {
+        uMilli = node.requestedMilliCPU;
+        load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : 'load: requested CPU (no agent report)';
+        if (st.kind === 'stale') stale.push(i);
+      }
+      basis[i] = `${c.basis}; ${load}`;
+      loadAfter[i] = (uMilli + dMilli) / alloc;
+      if (uMilli + dMilli > alloc * (1 + 1e-9) && dMilli > 0) {
+        // Past capacity the curve has nothing to say (it ends at 100 %): clamping would price the pod at about 0 W
+        // and make the busiest node look free. It is left unestimated (the minimum score); a cap still sees the
+        // node at full power.
+        marginal[i] = NaN;
+        withPod[i] = powerAt(c.curve, 1);
+        skipped.set(i, `saturated: load ${(uMilli / 1000).toFixed(2)} + predicted ${demand.cores.toFixed(2)} cores exceeds ${(alloc / 1000).toFixed(2)} allocatable`);
+        continue;
+      }
+      const w = marginalWatts(c.curve, alloc, uMilli, dMilli, emptyOff, c.hull);
+      marginal[i] = w.marginal;
+      withPod[i] = w.withPod;
+    }
+    if (stale.length > 0 && fresh === 0 && stale.length + skipped.size === n) {
+      return { kind: 'skip', reason: `telemetry is stale on all ${stale.length} agent-reported candidates` };
+    }
+    stats.staleNodeScores += stale.length;
+
+    let scoreBy: Float64Array | undefined;
+    if (policy === 'off') {
+      // Neutral: every node the same, so kube-scheduler's own plugins decide.
+      scoreBy = new Float64Array(n);
+    } else if (stale.length > 0 || policy === 'balanced') {
+      scoreBy = Float64Array.from(marginal);
+      const isStale = new Set(stale);
+      const live: number[] = [];
+      for (let i = 0; i < n; i++) if (!isStale.has(i) && Number.isFinite(marginal[i] as number)) live.push(marginal[i] as number);
+      const neutral = live.length > 0 ? median(live) : 0;
+      for (const i of stale) if (Number.isFinite(marginal[i] as number)) scoreBy[i] = neutral;
+      if (policy === 'balanced') {
+        // Half the energy ranking (marginal watts relative to the dearest candidate), half spreading (the node's
+        // load fraction with the pod, as LeastAllocated would see it).
+        let top = 0;
+        for (const w of scoreBy) if (w > top) top = w;
+        for (let i = 0; i < n; i++) {
+          const w = scoreBy[i] as number;
+          if (Number.isFinite(w)) scoreBy[i] = 0.5 * (top > 0 ? w / top : 0) + 0.5 * (loadAfter[i] as number);
+        }
+      }
+    }
+    const warning = [demand.warning, policyWarning].filter(Boolean).join('; ');
+    return {
+      kind: 'batch',
+      marginalWatts: marginal,
+      powerWithPodWatts: withPod,
+      basis,
+      skipped,
+      ...(scoreBy ? { scoreBy } : {}),
+      demand: { cores: demand.cores, source: demand.source, detail: demand.detail, policy, ...(warning ? { warning } : {}), ...(demand.profile ? { profile: demand.profile } : {}) },
+    };
+  };
+
+  return {
+    name: NAME,
+    score,
+    stats,
+    registerMetrics(registry: Registry): void {
+      const m = METRICS.extender;
+      // Counters follow the scorer's own tallies at scrape time, so scoring stays free of metric calls.
+      let reportedStale = 0;
+      const reported: Record<string, number> = {};
+      new Counter({
+        name: m.staleTelemetry,
+        help: "Node scores made neutral because the node agent's telemetry was stale.",
+        registers: [registry],
+        collect() {
+          this.inc(stats.staleNodeScores - reportedStale);
+          reportedStale = stats.staleNodeScores;
+        },
+      });
+      new Counter({
+        name: m.demandSource,
+        help: 'Pod demand predictions by source (history, annotation, requests, limits, sibling, default-request).',
+        labelNames: ['source'],
+        registers: [registry],
+        collect() {
+          for (const [src, v] of Object.entries(stats.bySource)) {
+            this.inc({ source: src }, v - (reported[src] ?? 0));
+            reported[src] = v;
+          }
+        },
+      });
+      new Gauge({
+        name: m.telemetryNodes,
+        help: 'Nodes with agent telemetry, by state (fresh or stale).',
+        labelNames: ['state'],
+        registers: [registry],
+        collect() {
+          const t = now();
+          let f = 0;
+          for (const x of opts.telemetry.list()) if (opts.telemetry.state(x.node, t).kind === 'fresh') f++;
+          this.set({ state: 'fresh' }, f);
+          this.set({ state: 'stale' }, opts.telemetry.size() - f);
+        },
+      });
+      new Gauge({
+        name: m.profileWorkloads,
+        help: 'Workload profiles held by the extender.',
+        registers: [registry],
+        collect() {
+          this.set(opts.profiles.stats().workloads);
+        },
+      });
+    },
+  };
+}

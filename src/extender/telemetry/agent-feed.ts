@@ -1,0 +1,117 @@
+// Polls each configured agent's GET /v1/node: the node's live state goes to the TelemetryStore, and every pod's
+// measured cores and attributed watts become a sample of its workload's profile. The embedded history source: no
+// other component is needed.
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { METRICS } from '../../shared/names.js';
+import { Compile } from 'typebox/compile';
+import { NodeReportSchema, type NodeReport } from '../../shared/wire/agent.js';
+import type { ProfileStore } from '../profiles/store.js';
+import { telemetryFromReport, type TelemetryStore } from './node-telemetry.js';
+
+export interface AgentFeedOptions {
+  /** Agent base URLs, e.g. http://10.0.0.5:9102. */
+  agents: readonly string[];
+  pollIntervalMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface PollOutcome {
+  agent: string;
+  ok: boolean;
+  error?: string;
+}
+
+const checkReport = Compile(NodeReportSchema);
+
+/** Files one report: the node's state, and one profile sample per pod with a workload and measured rates. */
+export function ingest(report: NodeReport, receivedAt: number, origin: string, telemetry: TelemetryStore, profiles: ProfileStore): boolean {
+  const t = telemetryFromReport(report, receivedAt, origin);
+  if (!t) return false;
+  telemetry.update(t);
+  for (const pod of report.pods) {
+    if (!pod.workload) continue;
+    profiles.record(pod.workload, { at: receivedAt, cores: pod.rates.cpuSeconds, watts: pod.energy?.watts ?? null });
+  }
+  return true;
+}
+
+export async function pollAgent(url: string, timeoutMs: number): Promise<NodeReport> {
+  const res = await fetch(new URL('/v1/node', url), { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  const body: unknown = await res.json();
+  if (!checkReport.Check(body)) {
+    const first = [...checkReport.Errors(body)][0];
+    throw new Error(`not a node report: ${first ? `${first.instancePath} ${first.message}` : 'schema mismatch'}`);
+  }
+  return body as NodeReport;
+}
+
+export class AgentFeed {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  readonly polls = { ok: 0, failed: 0 };
+  private readonly lastError = new Map<string, string>();
+
+  constructor(
+    private readonly opts: AgentFeedOptions,
+    private readonly telemetry: TelemetryStore,
+    private readonly profiles: ProfileStore,
+    private readonly log: Logger | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** One round over every agent, in parallel; failures are logged once per change of reason and counted. */
+  async pollOnce(): Promise<PollOutcome[]> {
+    return Promise.all(
+      this.opts.agents.map(async (agent): Promise<PollOutcome> => {
+        try {
+          const report = await pollAgent(agent, this.opts.requestTimeoutMs);
+          ingest(report, this.now(), agent, this.telemetry, this.profiles);
+          this.polls.ok++;
+          if (this.lastError.delete(agent)) this.log?.info({ agent }, 'agent reachable again');
+          return { agent, ok: true };
+        } catch (err) {
+          const error = (err as Error).message;
+          this.polls.failed++;
+          if (this.lastError.get(agent) !== error) this.log?.warn({ agent, error }, 'agent poll failed; its node goes stale if this persists');
+          this.lastError.set(agent, error);
+          return { agent, ok: false, error };
+        }
+      }),
+    );
+  }
+
+  start(): void {
+    if (this.running || this.opts.agents.length === 0) return;
+    this.running = true;
+    const tick = (): void => {
+      void this.pollOnce().finally(() => {
+        if (this.running) this.timer = setTimeout(tick, this.opts.pollIntervalMs).unref();
+      });
+    };
+    tick();
+  }
+
+  registerMetrics(registry: Registry): void {
+    const polls = this.polls;
+    const seen = { ok: 0, failed: 0 };
+    new Counter({
+      name: METRICS.extender.agentPolls,
+      help: 'Polls of agent GET /v1/node, by outcome (ok or failed).',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        for (const k of ['ok', 'failed'] as const) {
+          this.inc({ outcome: k }, polls[k] - seen[k]);
+          seen[k] = polls[k];
+        }
+      },
+    });
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
