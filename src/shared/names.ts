@@ -98,7 +98,7 @@ export const METRICS = {
   },
 } as const;
 
-export const SUBCOMMANDS = ['extender', 'agent', 'model-server', 'train', 'evaluate', 'sim'] as const;
+export const SUBCOMMANDS = ['extender', 'agent', 'model-server', 'train', 'evaluate', 'sim', 'start'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** Environment variable prefix for configuration overrides, e.g. WATTSCHED_EXTENDER_PORT. */
