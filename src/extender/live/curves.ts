@@ -1,6 +1,7 @@
 // Which power curve stands for a node: the node's `wattsched.io/power-curve` annotation, else a curve configured for
 // its label value, else the configured default, else the embedded SPECpower median scaled to the node's CPU count.
-// (Planned, not done: the model server's curve by hardware fingerprint, between the label and the default.)
+// Where the node's agent reports its power, the embedded curve's shape is instead calibrated to that report (see
+// scorer.ts). (Planned, not done: the model server's curve by hardware fingerprint, between the label and the default.)
 import { ANNOTATIONS } from '../../shared/names.js';
 import { DEFAULT_POWER_CURVE, parseCurve, validateCurve, type PowerCurve } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
@@ -19,6 +20,8 @@ export interface NodeCurve {
   readonly curve: PowerCurve;
   readonly hull: Hull;
   readonly basis: string;
+  /** Nothing better than the embedded curve is known for this node (an agent report may calibrate it). */
+  readonly embedded?: true;
 }
 
 /** The embedded curve for a node with `cpus` logical CPUs (allocatable CPU when that is all the node says). */
@@ -66,7 +69,7 @@ export function curveResolver(args: CurveArgs): (node: NodeState) => NodeCurve {
     const cpus = node.allocatableMilliCPU / 1000;
     let curve = scaled.get(cpus);
     if (!curve) scaled.set(cpus, (curve = scaledEmbeddedCurve(cpus)));
-    return withHull(curve, `curve: embedded SPECpower median scaled to ${cpus} CPUs${warning}`);
+    return { ...withHull(curve, `curve: embedded SPECpower median scaled to ${cpus} CPUs${warning}`), embedded: true };
   };
   // Inventories hand out the same NodeState until the node changes, so each node's curve is resolved once.
   return (node) => {

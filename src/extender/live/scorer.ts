@@ -5,11 +5,11 @@
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { ANNOTATIONS, METRICS } from '../../shared/names.js';
-import { powerAt } from '../../model/curve.js';
+import { DEFAULT_POWER_CURVE, powerAt } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
 import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
-import { marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
+import { convexEnvelope, marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
 import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
 import type { TelemetryStore } from '../telemetry/node-telemetry.js';
@@ -49,6 +49,15 @@ function median(values: number[]): number {
 export function create(opts: LiveScorerOptions): LiveScorer {
   const curveFor = curveResolver(opts.curves);
   const emptyOff = opts.curves.emptyNodes === 'off';
+  const embeddedHull = convexEnvelope(DEFAULT_POWER_CURVE, emptyOff);
+  // The common case at scale (no agent for the node) builds no string per node per call.
+  const NO_AGENT = 'load: requested CPU (no agent report)';
+  const noAgentBasis = new WeakMap<object, string>();
+  const basisWithoutAgent = (c: { basis: string }): string => {
+    let b = noAgentBasis.get(c);
+    if (b === undefined) noAgentBasis.set(c, (b = `${c.basis}; ${NO_AGENT}`));
+    return b;
+  };
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
 
@@ -75,7 +84,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         skipped.set(i, 'node reports no allocatable CPU');
         continue;
       }
-      const c = curveFor(node);
+      let c = curveFor(node);
       const st = opts.telemetry.state(node.name, t);
       let uMilli: number;
       let load: string;
@@ -84,12 +93,20 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         fresh++;
         const power = st.t.watts !== null ? `, node ${st.t.watts.toFixed(1)} W from ${st.t.powerSource}${st.t.modelId ? ` model ${st.t.modelId}` : ''}` : '';
         load = `load: measured ${(st.t.utilisation * 100).toFixed(1)}% (agent, ${(st.ageMs / 1000).toFixed(0)} s old${power})`;
+        // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
+        // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
+        // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
+        const atU = powerAt(DEFAULT_POWER_CURVE, st.t.utilisation);
+        if (c.embedded && st.t.watts !== null && st.t.watts > 0 && atU > 0) {
+          const k = st.t.watts / atU;
+          c = { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${st.t.watts.toFixed(1)} W at this load` };
+        }
       } else {
         uMilli = node.requestedMilliCPU;
-        load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : 'load: requested CPU (no agent report)';
+        load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : NO_AGENT;
         if (st.kind === 'stale') stale.push(i);
       }
-      basis[i] = `${c.basis}; ${load}`;
+      basis[i] = load === NO_AGENT ? basisWithoutAgent(c) : `${c.basis}; ${load}`;
       loadAfter[i] = (uMilli + dMilli) / alloc;
       if (uMilli + dMilli > alloc * (1 + 1e-9) && dMilli > 0) {
         // Past capacity the curve has nothing to say (it ends at 100 %): clamping would price the pod at about 0 W

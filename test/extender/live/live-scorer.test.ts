@@ -49,6 +49,18 @@ describe('node model chain', () => {
     expect(scaledEmbeddedCurve(EMBEDDED_CURVE_CPUS)).toEqual(DEFAULT_POWER_CURVE);
   });
 
+  test('with an agent report and no curve of its own, the embedded shape is calibrated to the reported watts', async () => {
+    const { scorer, telemetry, profiles } = setup();
+    // The agent reports 177 W at 50 %: the embedded curve gives 354 W there, so k = 0.5.
+    ingest(nodeReport('n', 0.5, 177), 1_000_000, 'x', telemetry, profiles);
+    const b = batch(await scorer.score(podDemand(pendingPod('p', 'web', { request: '1' }) as never), [node('n')]));
+    // 1 core of 4 from 0.5 to 0.75: envelope 470.5 − 344.667 = 125.833 W, curve 470.5 − 354 = 116.5 W,
+    // tie-break → 125.824 W; × 0.5 = 62.912 W. With the pod: 470.5 × 0.5.
+    expect(b.marginalWatts[0]).toBeCloseTo(0.5 * (125.8333333 + 0.001 * (116.5 - 125.8333333)), 6);
+    expect(b.powerWithPodWatts[0]).toBeCloseTo(235.25, 9);
+    expect(b.basis[0]).toMatch(/^curve: embedded SPECpower shape calibrated to the agent's 177.0 W at this load;/);
+  });
+
   test('annotation > labelled curve > embedded; an invalid annotation falls through with the reason', async () => {
     const { scorer } = setup();
     const pod = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
