@@ -184,6 +184,19 @@ describe('power budgets over a group of nodes', () => {
     await app.close();
   });
 
+  test('preempt: a candidate whose group would break its budget after the evictions is dropped', async () => {
+    // Rack r1 as above, budget 230 W; v1 (1000m) runs on a: a 125 W + b 100 W = 225 W. Preemptor 1000m.
+    const rackNode = (name: string) => ({ name, labels: { rack: 'r1' }, annotations: { [ANNOTATIONS.powerCurve]: LINEAR_100_200 }, allocatableMilliCPU: 4000 });
+    const inv = new WatchedInventory([rackNode('a'), rackNode('b')]);
+    inv.bind('v1', 'a', 1000);
+    const app = await makeApp({ powerBudgets: [{ name: 'rack-r1', selector: { rack: 'r1' }, watts: 230 }] }, { inventory: inv });
+    const victims = { a: { Pods: [{ UID: 'v1' }], NumPDBViolations: 0 }, b: { Pods: [], NumPDBViolations: 0 } };
+    const res = await post(app, '/preempt', { Pod: pod('pre', '1000m'), NodeNameToMetaVictims: victims });
+    // a: v1 out, preemptor in: 225 - 125 + 125 = 225 W, kept. b: nothing out: 225 - 100 + 125 = 250 W > 230, dropped.
+    expect(res.json()).toEqual({ NodeNameToMetaVictims: { a: victims.a } });
+    await app.close();
+  });
+
   test('a budget must name a positive number of watts', async () => {
     await expect(makeApp({ powerBudgets: [{ name: 'x', selector: {}, watts: 0 }] })).rejects.toThrow(/powerBudgets/);
   });

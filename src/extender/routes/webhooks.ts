@@ -290,11 +290,18 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
         out[node] = { Pods: (v.Pods ?? []).map((p) => ({ UID: p.metadata?.uid ?? '' })), NumPDBViolations: v.NumPDBViolations };
         consider(node, (v.Pods ?? []).reduce((sum, p) => sum + podCpuRequestMilli(p), 0));
       }
-      // A node that would still break its power cap after the evictions is no place to preempt on.
+      // A node that would still break its power cap, or its group's budget, after the evictions is no place to
+      // preempt on. The budget's members are at their current load, so the candidate's share is swapped from its
+      // current power to its power after the evictions with the preemptor.
       if (checkable.length > 0) {
         const states = checkable.map((c) => c.state);
         const ev = await evaluate(scorer, pod, checkable.map((c) => c.node), states, inventory.ready());
-        for (const [i, why] of capViolations(ev, states)) {
+        const failed = capViolations(ev, states);
+        if (budgets.length > 0) {
+          const members = (b: PowerBudget) => inventory.list().filter((s) => inBudget(b, s.labels)).map((s) => withAssumed(s, pod.uid));
+          for (const [i, why] of await budgetViolations(scorer, budgets, ev, states, members)) if (!failed.has(i)) failed.set(i, why);
+        }
+        for (const [i, why] of failed) {
           const node = (checkable[i] as { node: string }).node;
           req.log.info({ node, reason: why }, 'preemption candidate dropped');
           delete out[node];

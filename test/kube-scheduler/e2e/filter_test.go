@@ -47,7 +47,7 @@ func filterNodes() []harness.NodeSpec {
 //
 // So capped 2, mid 5, dear 0, three big pods Pending. node-dear holds nothing yet refuses big-3 (200 W would fit
 // its cap): that is the price of a cap without a cluster watch. With a watch the ledger drops a pod as soon as its
-// binding shows (test/kube-scheduler/stack-e2e covers that against a real API server).
+// binding shows (test/kube-scheduler/stacktest checks that against a real API server).
 func TestFilterRespected(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
