@@ -2,11 +2,11 @@
 // (test/kube-scheduler/cmd/simfidelity, compressed time) against `wattsched sim` on the same slice, with memory
 // filtered on both sides. Compares every pod's node, per-node pod counts and energy, and writes
 // bench/results/sim-fidelity.json (or the file given with --out).
-//   npm run build && node dist/bench/sim/fidelity.js [--pods 1000] [--min-agreement 0.95] [--out FILE]
+//   npm run build && node dist/bench/sim/fidelity.js [--pods 1000] [--min-agreement 0.95] [--out FILE] [--trace CSV --servers CSV]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNodes, readPods, readServers } from '../../src/sim/data.js';
 import { simulate, type SimResult } from '../../src/sim/engine.js';
@@ -14,12 +14,12 @@ import type { Policy } from '../../src/sim/policy.js';
 import { createWattsched } from '../../src/sim/policies/wattsched.js';
 import { projectRoot, resultsDir, sharedDataDir } from '../paths.js';
 
-const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, 'min-agreement': { type: 'string', default: '0.95' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, 'min-agreement': { type: 'string', default: '0.95' }, out: { type: 'string' }, trace: { type: 'string' }, servers: { type: 'string' } } });
 const count = Number(values.pods);
 const minAgreement = Number(values['min-agreement']);
 const data = sharedDataDir();
-const tracePath = join(data, 'traces/alibaba-gpu-2023/openb_pod_list_default.csv');
-const serversPath = join(data, 'specpower/servers_20.csv');
+const tracePath = resolve(values.trace ?? join(data, 'traces/alibaba-gpu-2023/openb_pod_list_default.csv'));
+const serversPath = resolve(values.servers ?? join(data, 'specpower/servers_20.csv'));
 
 const tmp = mkdtempSync(join(tmpdir(), 'sim-fidelity-'));
 let harness: { pods: number; nodes: string[]; placements: Record<string, string>; seconds: number };

@@ -20,12 +20,12 @@ const servers20 = readServers(join(data, 'specpower/servers_20.csv'));
 const train = readCsv(join(data, 'specpower/specpower_train.csv'));
 const pool = serversFromTable({ ...train, rows: train.rows.filter((r) => r.nodes === '1' && r.spec_compliant === '1' && r.threads !== '' && r.memory_gb !== '') });
 
-interface Case { trace: string; servers: string; scenario: string; usage: string; memory: boolean; pods: readonly SimPod[]; mix: readonly SimServer[]; powerDownAfterS?: number }
+interface Case { trace: string; servers: string; scenario: string; usage: string; memory: boolean; pods: readonly SimPod[]; mix: readonly SimServer[]; copies?: number; powerDownAfterS?: number }
 
 async function run(c: Case) {
   const pods = c.memory ? c.pods : withoutMemory(c.pods);
   const t0 = Date.now();
-  const cmp = await compare(pods, buildNodes(c.mix), POLICY_NAMES, { usageMilli: podUsage(pods, parseUsage(c.usage)), ...(c.powerDownAfterS !== undefined ? { powerDownAfterS: c.powerDownAfterS } : {}) });
+  const cmp = await compare(pods, buildNodes(c.mix, c.copies ?? 1), POLICY_NAMES, { usageMilli: podUsage(pods, parseUsage(c.usage)), ...(c.powerDownAfterS !== undefined ? { powerDownAfterS: c.powerDownAfterS } : {}) });
   const rep = report(cmp);
   const def = rep.policies.default!.energy_kwh;
   const share = Object.fromEntries(Object.entries(rep.policies).map(([k, v]) => [k, Number(savingShare(def, v.energy_kwh, rep.bound.energy_kwh).toFixed(4))]));
@@ -56,6 +56,8 @@ const drawn: Case[] = [];
 for (const s of scenarios) {
   for (const m of mixes) drawn.push({ trace: 'shipped', servers: m.name, usage: '1', memory: false, pods: shippedPods, mix: m.mix, ...s });
   for (const t of traces) drawn.push({ trace: t.name, servers: 'servers_20', usage: '1', memory: false, pods: t.pods, mix: servers20, ...s });
+  // Five copies of each server: 100 nodes, identical nodes next to each other, percentageOfNodesToScore at its edge.
+  drawn.push({ trace: 'shipped', servers: `${mixes[0]!.name}x5`, usage: '1', memory: false, pods: shippedPods, mix: mixes[0]!.mix, copies: 5, ...s });
   drawn.push({ trace: 'bootstrap-1x', servers: mixes[0]!.name, usage: 'uniform:0.2,1', memory: false, pods: traces[1]!.pods, mix: mixes[0]!.mix, ...s });
   // With the memory filter the bound (CPU only) is out of reach; reported, not a target.
   drawn.push({ trace: 'shipped', servers: 'servers_20', usage: '1', memory: true, pods: shippedPods, mix: servers20, ...s });

@@ -28,8 +28,9 @@ export function binnedWatts(t: ArrayLike<number>, cumulativeJ: ArrayLike<number>
   if (n < 2) return { centreS: centre, watts };
   const t0 = t[0] as number;
   const width = ((t[n - 1] as number) - t0) / bins;
-  // Cumulative energy is piecewise linear between samples (power is constant between events), so reading it at a
-  // bin edge is a linear interpolation.
+  // Between events power is constant except where power-down switches a node off; reading the cumulative energy
+  // at a bin edge by linear interpolation is therefore exact at event times and close in between, which is all a
+  // plot needs (the reported energies come from the engine, not from here).
   let j = 0;
   const at = (x: number): number => {
     while (j < n - 2 && (t[j + 1] as number) < x) j++;
