@@ -28,6 +28,7 @@ const HELP = `usage: wattsched agent [options]
   --interval D        time between readings: 1s, 500ms, 2m (default 1s)
   --collector C       auto | ebpf | fallback (default auto)
   --config FILE       YAML/JSON config file (see docs/agent.md); WATTSCHED_AGENT_* variables override it
+                      (power.meters, power.idlePolicy, power.checkpointPath, metrics.keplerNames, ...)
   --log-level L       trace | debug | info | warn | error | silent
   --once              take two readings one interval apart, print the report and exit
   --json              with --once: print the report as JSON (default: a short table)
@@ -121,7 +122,7 @@ export async function openEnergy(config: AgentConfig, log: Logger, opts: { check
     }
   }
   const cpu = new NodeCpu(p.procRoot);
-  return new EnergyAccounting({ power, nodeCpu: () => cpu.read(), ledger, policy: p.idlePolicy, checkpointPath, log });
+  return new EnergyAccounting({ power, nodeCpu: () => cpu.read(), ledger, policy: p.idlePolicy, checkpointPath, procRoot: p.procRoot, log });
 }
 
 /** Two readings one interval apart, as one report. Exported for tests and for `--once`. */

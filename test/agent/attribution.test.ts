@@ -59,6 +59,18 @@ describe('attribute', () => {
     expect(Math.abs(r.residualWatts)).toBeLessThan(1e-9);
   });
 
+  test.each([
+    // 200 W of GPU inside 300 W: 120 W of it by a's GPU use; the other 80 W stays the gpu row.
+    { why: 'GPU watts by per-process use go to their rows; the rest stays the gpu row', gpuByKey: [['a', 120]], a: 140, b: 20, gpu: 80 },
+    // The split asks for 400 W of a 200 W GPU: scaled by 0.5, never more than was measured.
+    { why: 'a split above the measured GPU watts is scaled down to it', gpuByKey: [['a', 300], ['b', 100]], a: 170, b: 70, gpu: 0 },
+  ] as const)('$why', ({ gpuByKey, a, b, gpu }) => {
+    const r = attribute({ ...base, nodeWatts: 300, gpuWatts: 200, gpuByKey: new Map(gpuByKey as unknown as [string, number][]) });
+    expect(r.rows.map((x) => x.watts)).toEqual([a, b, 10].map((v) => expect.closeTo(v, 9)));
+    expect(r.gpuWatts).toBeCloseTo(gpu, 9);
+    expect(Math.abs(r.residualWatts)).toBeLessThan(1e-9);
+  });
+
   test('even idle within a pod follows its containers CPU time, or is even when none ran', () => {
     const r = attribute({
       ...base,
@@ -172,5 +184,61 @@ describe('EnergyLedger', () => {
     writeFileSync(tree.path('trunc.json'), '{"vers');
     expect(readCheckpoint(tree.path('trunc.json'), l)).toMatch(/unusable checkpoint/);
     expect(existsSync(tree.path('trunc.json'))).toBe(true);
+  });
+});
+
+describe('EnergyAccounting with a GPU', () => {
+  let procTree: FakeTree | undefined;
+  afterEach(() => procTree?.cleanup());
+
+  test('GPU watts follow the GPU process to its pod through /proc/<pid>/cgroup; conservation holds', async () => {
+    const { EnergyAccounting } = await import('../../src/agent/monitor/energy.js');
+    const { NodePower } = await import('../../src/agent/meter/layers.js');
+    const { ModelMeter } = await import('../../src/agent/meter/model.js');
+    const uid = '0f5b1f2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+    const path = `/kubepods/besteffort/pod${uid}/${'c'.repeat(64)}`;
+    procTree = new FakeTree('wattsched-t9-proc-');
+    procTree.write('4242/cgroup', `12:cpuacct:/x\n0::${path}`);
+    procTree.write('4343/cgroup', '0::/system.slice/ml.service');
+    const gpu = {
+      name: 'nvidia',
+      source: 'nvidia' as const,
+      platform: false,
+      read: async () => ({
+        source: 'nvidia' as const,
+        watts: 400,
+        zones: [{ zone: 'gpu-0', watts: 400, inTotal: true }],
+        // 3 : 1 between the pod's process and a system service; pid 9999 has exited (no /proc entry).
+        processes: [{ zone: 'gpu-0', pid: 4242, weight: 60 }, { zone: 'gpu-0', pid: 4343, weight: 20 }, { zone: 'gpu-0', pid: 9999, weight: 20 }],
+      }),
+      close: async () => {},
+    };
+    const curve = [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200];
+    const energy = new EnergyAccounting({
+      power: new NodePower([new ModelMeter({ curve, id: 'config', errorPercent: null, detail: '' })], [gpu], []),
+      nodeCpu: () => ({ utilisation: 0, busySeconds: 0 }),
+      ledger: new EnergyLedger({ retentionMs: 60_000, maxPods: 10 }),
+      policy: 'none',
+      checkpointPath: null,
+      procRoot: procTree.root,
+    });
+    const owner = { kind: 'pod' as const, podUid: uid, containerId: 'c'.repeat(64), qos: 'besteffort' as const, name: uid };
+    const report = {
+      node: 'n', at: '', intervalSeconds: 1, layout: 'v2' as const,
+      collector: { name: 'ebpf' as const, variant: '', reason: null, attempts: [] }, counters: {}, droppedCgroups: 0,
+      kubernetes: { mode: 'standalone' as const, detail: '' },
+      cgroups: [
+        { id: '1', path, exited: false, owner, cumulative: { cpuSeconds: 0 }, rates: { cpuSeconds: 0 } },
+        { id: '2', path: '/system.slice/ml.service', exited: false, owner: { kind: 'system' as const, name: 'ml.service' }, cumulative: { cpuSeconds: 0 }, rates: { cpuSeconds: 0 } },
+      ],
+      pods: [{ uid, namespace: null, name: null, qos: null, workload: null, containers: [], cumulative: { cpuSeconds: 0 }, rates: { cpuSeconds: 0 } }],
+    };
+    const out = await energy.account(report, () => undefined, 1e9);
+    // Node 100 W (idle, nothing ran) + 400 W GPU: pod 240 W, system.slice 80 W, gpu row 80 W (the exited process).
+    expect(out.power?.watts).toBe(500);
+    expect(out.pods[0]?.energy?.watts).toBeCloseTo(240, 9);
+    const sys = Object.fromEntries((out.power?.system ?? []).map((r) => [r.name, r.watts]));
+    expect(sys).toMatchObject({ 'system.slice': 80, gpu: 80, idle: 100, kernel: 0 });
+    expect(out.power?.residualRatio).toBeLessThan(1e-12);
   });
 });

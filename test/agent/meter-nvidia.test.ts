@@ -3,7 +3,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { NvidiaMeter, SMI_FIELDS, SmiAccumulator, parseSmiLine, smiHeaderFields } from '../../src/agent/meter/nvidia.js';
+import { NvidiaMeter, PmonAccumulator, SMI_FIELDS, SmiAccumulator, parsePmonLine, parseSmiLine, smiHeaderFields } from '../../src/agent/meter/nvidia.js';
+import { gpuWattsByRow } from '../../src/agent/attribution/rows.js';
 import { FakeTree } from './fake-sysfs.js';
 
 const DATA = '/work/shared/data/gpu-h100/gpu_samples.csv';
@@ -33,6 +34,41 @@ describe('parseSmiLine', () => {
     expect(recs.every((r) => r !== null && typeof r['power.draw'] === 'number')).toBe(true);
     // First row of the file: 2026/11/24 20:08:30.386, 121.07, 122.01, 0, 0, 1980, 2619, 35, 0, P0
     expect(recs[0]).toMatchObject({ 'power.draw': 121.07, 'power.draw.instant': 122.01, 'clocks.current.sm': 1980, 'memory.used': 0, pstate: null });
+  });
+});
+
+const PMON = '/work/shared/data/gpu-h100/gpu_pmon.txt';
+describe('per-process GPU use (nvidia-smi pmon -s um)', () => {
+  test.each([
+    ['    0        433     C     75     26      -      -      -      -   1514      0    python3        ', { gpu: 0, pid: 433, sm: 75 }],
+    ['    0        433     C      -      -      -      -      -      -     14      0    python3        ', { gpu: 0, pid: 433, sm: null }],
+    ['    0          -     -      -      -      -      -      -      -      -      -    -              ', null],
+    ['# gpu         pid   type     sm    mem    enc    dec    jpg    ofa     fb   ccpm    command ', null],
+  ])('%j', (line, want) => expect(parsePmonLine(line)).toEqual(want));
+
+  // Counted with awk on the file: 432 lines, 20 headers, 217 rows without a process, 195 with one (16 distinct
+  // pids, one per load phase), 192 of those with an SM sample.
+  test.skipIf(!existsSync(PMON))('replays the recorded pmon output: 195 process rows, 16 processes, 192 SM samples', () => {
+    const recs = readFileSync(PMON, 'utf8').split('\n').map(parsePmonLine).filter((r) => r !== null);
+    expect(recs).toHaveLength(195);
+    expect(new Set(recs.map((r) => r.pid)).size).toBe(16);
+    expect(recs.filter((r) => r.sm !== null)).toHaveLength(192);
+    expect(recs.every((r) => r.gpu === 0)).toBe(true);
+  });
+
+  test('weights per GPU and process, then each GPU zone split by them into rows; unknown processes stay unsplit', () => {
+    const acc = new PmonAccumulator();
+    for (const r of [{ gpu: 0, pid: 1, sm: 50 }, { gpu: 0, pid: 1, sm: 25 }, { gpu: 0, pid: 2, sm: 25 }, { gpu: 1, pid: 3, sm: 50 }, { gpu: 1, pid: 4, sm: null }]) acc.add(r);
+    const procs = acc.take();
+    expect(procs).toEqual([
+      { zone: 'gpu-0', pid: 1, weight: 75 },
+      { zone: 'gpu-0', pid: 2, weight: 25 },
+      { zone: 'gpu-1', pid: 3, weight: 50 },
+    ]);
+    expect(acc.take()).toEqual([]);
+    // gpu-0: 300 W as 75 : 25; gpu-1: its only process has no known row, so none of its 100 W is assigned.
+    const rows = gpuWattsByRow([{ zone: 'gpu-0', watts: 300 }, { zone: 'gpu-1', watts: 100 }], procs, (pid) => ({ 1: 'a', 2: 'b' } as Record<number, string>)[pid] ?? null);
+    expect(rows).toEqual(new Map([['a', 225], ['b', 75]]));
   });
 });
 

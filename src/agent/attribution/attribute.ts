@@ -17,8 +17,10 @@ export interface Consumer {
 export interface AttributionInput {
   nodeWatts: number;
   idleWatts: number;
-  /** Measured GPU watts inside nodeWatts: their own row until per-process GPU use is attributed. */
+  /** Measured GPU watts inside nodeWatts. */
   gpuWatts: number;
+  /** The part of gpuWatts attributed by per-process GPU use, by consumer key; the rest is the `gpu` row. */
+  gpuByKey?: ReadonlyMap<string, number>;
   /** Busy CPU seconds of the whole node in the interval (/proc/stat); less than the consumers' sum is read as 0 kernel. */
   nodeBusySeconds: number;
   consumers: readonly Consumer[];
@@ -40,6 +42,7 @@ export interface Attribution {
   kernelWatts: number;
   /** Idle left unassigned: all of it under `none`, or when the policy has nothing to weigh it by. */
   idleUnassignedWatts: number;
+  /** GPU watts no consumer was charged for (no per-process use, or the process's row unknown). */
   gpuWatts: number;
   /** Σ rows + kernel + idle unassigned + gpu − node. */
   residualWatts: number;
@@ -106,13 +109,19 @@ export function attribute(input: AttributionInput): Attribution {
     }
   }
 
+  // GPU watts by per-process use, scaled down if the caller's split exceeds what was measured.
+  let gpuAssigned = 0;
+  for (const c of cs) gpuAssigned += Math.max(0, input.gpuByKey?.get(c.key) ?? 0);
+  const gpuScale = gpuAssigned > gpu ? gpu / gpuAssigned : 1;
   const rows = cs.map((c, i) => {
     const d = dyn[i] as number;
     const w = idleRows[i] as number;
-    return { key: c.key, dynamicWatts: d, idleWatts: w, watts: d + w };
+    const g = Math.max(0, input.gpuByKey?.get(c.key) ?? 0) * gpuScale;
+    return { key: c.key, dynamicWatts: d + g, idleWatts: w, watts: d + w + g };
   });
-  let total = kernelWatts + idleUnassignedWatts + gpu;
+  const gpuLeft = gpu - gpuAssigned * gpuScale;
+  let total = kernelWatts + idleUnassignedWatts + gpuLeft;
   for (const r of rows) total += r.watts;
   const residualWatts = total - node;
-  return { rows, kernelWatts, idleUnassignedWatts, gpuWatts: gpu, residualWatts, residualRatio: node > 0 ? Math.abs(residualWatts) / node : 0 };
+  return { rows, kernelWatts, idleUnassignedWatts, gpuWatts: gpuLeft, residualWatts, residualRatio: node > 0 ? Math.abs(residualWatts) / node : 0 };
 }

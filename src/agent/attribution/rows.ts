@@ -1,7 +1,7 @@
 // Who a cgroup's energy is charged to, with a bounded set of names: pod containers by pod and container name,
 // every other cgroup rolled into a few system rows named by their top-level slice, and the rest as one `other`.
 // A create/remove loop of non-pod cgroups therefore makes no new series at all.
-import type { NodeReport } from '../../shared/wire/agent.js';
+import type { CgroupOwner, NodeReport } from '../../shared/wire/agent.js';
 import type { PodMeta } from '../resource/pods.js';
 
 /** Top-level cgroups that keep their own row; anything else that is not a pod is `other`. */
@@ -25,6 +25,39 @@ export function systemRowOf(path: string | null): string {
   return SYSTEM_ROWS.has(top) ? top : 'other';
 }
 
+/** The row a cgroup's work is charged to. */
+export function identityOf(owner: CgroupOwner, path: string | null, lookupPod: (uid: string) => PodMeta | undefined): RowIdentity {
+  if (owner.kind === 'pod' && owner.podUid !== undefined) {
+    const cid = owner.containerId;
+    const name = cid === undefined ? 'pod' : (lookupPod(owner.podUid)?.containerNames.get(cid) ?? 'unknown');
+    return { kind: 'container', podUid: owner.podUid, container: name };
+  }
+  return { kind: 'system', name: systemRowOf(path) };
+}
+
+/**
+ * Each GPU zone's watts split by its processes' weights (SM %), summed per row. A process whose row is unknown
+ * (it exited, or its cgroup cannot be read) keeps its share out of the result: it stays in the `gpu` row.
+ */
+export function gpuWattsByRow(
+  zones: readonly { zone: string; watts: number }[],
+  processes: readonly { zone: string; pid: number; weight: number }[],
+  rowOfPid: (pid: number) => string | null,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const z of zones) {
+    const procs = processes.filter((p) => p.zone === z.zone && p.weight > 0);
+    let total = 0;
+    for (const p of procs) total += p.weight;
+    if (!(total > 0)) continue;
+    for (const p of procs) {
+      const key = rowOfPid(p.pid);
+      if (key !== null) out.set(key, (out.get(key) ?? 0) + (z.watts * p.weight) / total);
+    }
+  }
+  return out;
+}
+
 export const rowKey = (id: RowIdentity): string => (id.kind === 'container' ? `c:${id.podUid}/${id.container}` : `s:${id.name}`);
 
 /**
@@ -35,14 +68,7 @@ export function intervalRows(report: NodeReport, lookupPod: (uid: string) => Pod
   const s = report.intervalSeconds;
   const rows = new Map<string, IntervalRow>();
   for (const c of report.cgroups) {
-    let identity: RowIdentity;
-    if (c.owner.kind === 'pod' && c.owner.podUid !== undefined) {
-      const cid = c.owner.containerId;
-      const name = cid === undefined ? 'pod' : (lookupPod(c.owner.podUid)?.containerNames.get(cid) ?? 'unknown');
-      identity = { kind: 'container', podUid: c.owner.podUid, container: name };
-    } else {
-      identity = { kind: 'system', name: systemRowOf(c.path) };
-    }
+    const identity = identityOf(c.owner, c.path, lookupPod);
     const key = rowKey(identity);
     let row = rows.get(key);
     if (row === undefined) {

@@ -23,6 +23,8 @@ export interface NodePowerSample {
   additiveWatts: number;
   zones: { zone: string; source: PowerSource; watts: number; inTotal: boolean }[];
   model: PowerReading['model'] | null;
+  /** Per-process weights within the additive (GPU) zones, for attribution. */
+  processes: { zone: string; pid: number; weight: number }[];
 }
 
 export class NodePower {
@@ -57,6 +59,7 @@ export class NodePower {
     const activeMeter = this.layers[this.active] as Meter;
     const zones: NodePowerSample['zones'] = base.zones.map((z) => ({ ...z, source: base.source }));
     let additiveWatts = 0;
+    const processes: NodePowerSample['processes'] = [];
     if (!activeMeter.platform) {
       for (const m of this.additive) {
         if (this.failed.has(m.name)) continue;
@@ -64,6 +67,7 @@ export class NodePower {
           const r = await m.read(input);
           additiveWatts += r.watts;
           for (const z of r.zones) zones.push({ ...z, source: r.source });
+          processes.push(...(r.processes ?? []));
         } catch (err) {
           // A GPU meter has no lower layer: its watts leave the node total, and that is reported, not hidden.
           this.fail(m, (err as Error).message);
@@ -76,7 +80,7 @@ export class NodePower {
       this.minWatts = Math.min(this.minWatts, base.watts);
       idleWatts = this.minWatts;
     }
-    return { source: base.source, watts: base.watts + additiveWatts, idleWatts, additiveWatts, zones, model: base.model ?? null };
+    return { source: base.source, watts: base.watts + additiveWatts, idleWatts, additiveWatts, zones, model: base.model ?? null, processes };
   }
 
   private fail(meter: Meter, detail: string): void {

@@ -78,7 +78,8 @@ export async function chooseNodeCurve(
 export class ModelMeter implements Meter {
   readonly name = 'model';
   readonly source = 'model' as const;
-  readonly platform = true;
+  // The curves describe servers as SPECpower measured them, without accelerators: measured GPU watts add to them.
+  readonly platform = false;
 
   constructor(private readonly node: NodeCurve) {}
 

@@ -32,6 +32,50 @@ export function smiHeaderFields(header: string): string[] {
   return header.split(',').map((h) => h.trim().replace(/\s*\[.*\]$/, ''));
 }
 
+export interface PmonRecord {
+  gpu: number;
+  pid: number;
+  /** SM utilisation, %; null when nvidia-smi prints "-" (no sample for the process this period). */
+  sm: number | null;
+}
+
+/**
+ * One line of `nvidia-smi pmon -s um`: "gpu pid type sm mem enc dec jpg ofa fb ccpm command". Header lines start
+ * with '#'; a GPU without processes prints "-" for the pid. Null for anything that is not a process row.
+ */
+export function parsePmonLine(line: string): PmonRecord | null {
+  if (line.trimStart().startsWith('#')) return null;
+  const f = line.trim().split(/\s+/);
+  if (f.length < 4) return null;
+  const gpu = Number(f[0]);
+  const pid = Number(f[1]);
+  if (!Number.isInteger(gpu) || !Number.isInteger(pid) || pid <= 0) return null;
+  const sm = Number(f[3]);
+  return { gpu, pid, sm: f[3] === '-' || !Number.isFinite(sm) ? null : sm };
+}
+
+/** Per GPU, each process's summed SM % since the last take: the weights that split that GPU's watts. */
+export class PmonAccumulator {
+  private readonly weights = new Map<number, Map<number, number>>();
+
+  add(r: PmonRecord): void {
+    if (r.sm === null || r.sm <= 0) return;
+    let g = this.weights.get(r.gpu);
+    if (g === undefined) {
+      g = new Map();
+      this.weights.set(r.gpu, g);
+    }
+    g.set(r.pid, (g.get(r.pid) ?? 0) + r.sm);
+  }
+
+  take(): { zone: string; pid: number; weight: number }[] {
+    const out: { zone: string; pid: number; weight: number }[] = [];
+    for (const [gpu, procs] of this.weights) for (const [pid, weight] of procs) out.push({ zone: `gpu-${gpu}`, pid, weight });
+    this.weights.clear();
+    return out;
+  }
+}
+
 interface GpuWindow {
   sum: number;
   n: number;
@@ -85,7 +129,24 @@ export class NvidiaMeter implements Meter {
   private exited: string | null = null;
   private lastLineAt = performance.now();
 
+  private pmon: ChildProcess | null = null;
+  private readonly procs = new PmonAccumulator();
+
   private constructor(private readonly child: ChildProcess, private readonly acc: SmiAccumulator, private readonly opts: NvidiaOptions) {}
+
+  /**
+   * Per-process SM use for attribution, from a second sampler; best effort: without it the GPUs' watts stay in the
+   * `gpu` row, so nothing is lost, only not split.
+   */
+  private startPmon(): void {
+    const child = spawn(this.opts.command, ['pmon', '-s', 'um', '-d', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => {});
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const r = parsePmonLine(line);
+      if (r !== null) this.procs.add(r);
+    });
+    this.pmon = child;
+  }
 
   static async open(opts: NvidiaOptions): Promise<MeterOpen> {
     const args = [`--query-gpu=${SMI_FIELDS.join(',')}`, '--format=csv,noheader,nounits', `-lms`, String(opts.periodMs)];
@@ -121,6 +182,7 @@ export class NvidiaMeter implements Meter {
       child.kill();
       return { unavailable: { name: 'nvidia', reason: problem } };
     }
+    meter.startPmon();
     return { meter };
   }
 
@@ -134,10 +196,11 @@ export class NvidiaMeter implements Meter {
       if (g.watts === null) throw new Error(`GPU ${g.index}: power.draw not reported`);
       zones.push({ zone: `gpu-${g.index}`, watts: g.watts, inTotal: true });
     }
-    return { source: 'nvidia', watts: sumTotal(zones), zones };
+    return { source: 'nvidia', watts: sumTotal(zones), zones, processes: this.procs.take() };
   }
 
   async close(): Promise<void> {
     if (this.exited === null) this.child.kill();
+    if (this.pmon !== null && this.pmon.exitCode === null) this.pmon.kill();
   }
 }

@@ -1,7 +1,7 @@
 // The one contract between a source of node watts and the rest of the agent. A meter is read once per interval and
 // answers with watts per zone; counters (RAPL, hwmon energy) keep their previous value and handle wrap-around where
 // they are read, so nothing above a meter knows about microjoules.
-export const POWER_SOURCES = ['acpi', 'rapl', 'hwmon', 'nvidia', 'model'] as const;
+export const POWER_SOURCES = ['redfish', 'acpi', 'rapl', 'hwmon', 'nvidia', 'model'] as const;
 export type PowerSource = (typeof POWER_SOURCES)[number];
 
 export interface ZoneWatts {
@@ -20,6 +20,8 @@ export interface PowerReading {
   idleWatts?: number;
   /** Set by the model layer. */
   model?: { id: string; errorPercent: number | null; detail: string };
+  /** GPU meters: each process's weight (summed SM %) within a GPU zone over the interval. */
+  processes?: { zone: string; pid: number; weight: number }[];
 }
 
 export interface MeterInput {

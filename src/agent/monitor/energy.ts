@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import type { NodePower as NodePowerReport, NodeReport } from '../../shared/wire/agent.js';
 import { type IdlePolicy, attribute } from '../attribution/attribute.js';
 import { type EnergyLedger, writeCheckpoint } from '../attribution/ledger.js';
-import { intervalRows } from '../attribution/rows.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gpuWattsByRow, identityOf, intervalRows, rowKey } from '../attribution/rows.js';
+import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { NodePower } from '../meter/layers.js';
 import type { NodeCpuInterval } from '../meter/procstat.js';
 import type { PodMeta } from '../resource/pods.js';
@@ -16,6 +19,8 @@ export interface EnergyOptions {
   ledger: EnergyLedger;
   policy: IdlePolicy;
   checkpointPath: string | null;
+  /** Where /proc/<pid>/cgroup is read to charge GPU processes to their rows. */
+  procRoot?: string;
   wallMs?: () => number;
   log?: Logger;
 }
@@ -44,10 +49,19 @@ export class EnergyAccounting {
     const rows = intervalRows(report, lookupPod);
     const podRequests = new Map<string, number>();
     for (const r of rows) if (r.identity.kind === 'container') podRequests.set(r.identity.podUid, lookupPod(r.identity.podUid)?.cpuRequestCores ?? 0);
+    const gpuByKey =
+      sample.processes.length === 0
+        ? undefined
+        : gpuWattsByRow(
+            sample.zones.filter((z) => z.source === 'nvidia'),
+            sample.processes,
+            (pid) => this.rowOfPid(pid, lookupPod),
+          );
     const a = attribute({
       nodeWatts: sample.watts,
       idleWatts: sample.idleWatts,
       gpuWatts: sample.additiveWatts,
+      ...(gpuByKey === undefined ? {} : { gpuByKey }),
       nodeBusySeconds: cpu.busySeconds,
       consumers: rows.map((r) => ({ key: r.key, pod: r.identity.kind === 'container' ? r.identity.podUid : null, cpuSeconds: r.cpuSeconds })),
       podRequests,
@@ -100,6 +114,19 @@ export class EnergyAccounting {
       return e === undefined ? p : { ...p, energy: { watts: e.watts, joules: e.totals.joules, cpuSecondsTotal: e.totals.cpuSeconds, contextSwitchesTotal: e.totals.contextSwitches } };
     });
     return { ...report, pods, power };
+  }
+
+  /** The row a process's work belongs to, from its cgroup v2 path; null when the process is gone. */
+  private rowOfPid(pid: number, lookupPod: (uid: string) => PodMeta | undefined): string | null {
+    let text: string;
+    try {
+      text = readFileSync(join(this.opts.procRoot ?? '/proc', String(pid), 'cgroup'), 'utf8');
+    } catch {
+      return null;
+    }
+    const path = /^0::(.*)$/m.exec(text)?.[1];
+    if (path === undefined) return null;
+    return rowKey(identityOf(parseCgroupPath(path), path, lookupPod));
   }
 
   /**

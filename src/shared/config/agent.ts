@@ -65,9 +65,28 @@ export const AgentConfigSchema = Type.Object(
     power: Type.Object(
       {
         /** Meters to try, best first; the model estimate is always the last layer. nvidia is additive (GPUs). */
-        meters: Type.Array(Type.Union([Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia')]), {
-          default: ['acpi', 'rapl', 'hwmon', 'nvidia'],
+        meters: Type.Array(Type.Union([Type.Literal('redfish'), Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia')]), {
+          default: ['redfish', 'acpi', 'rapl', 'hwmon', 'nvidia'],
         }),
+        /** A Redfish BMC: whole-platform power over HTTPS; tried only when url is set. */
+        redfish: Type.Object(
+          {
+            url: Type.Optional(Type.String({ pattern: '^https://' })),
+            /** "user:password" or {"username","password"}; required with url. */
+            credentialsFile: Type.Optional(Type.String({ minLength: 1 })),
+            /** e.g. /redfish/v1/Chassis/1; default: the first member of /redfish/v1/Chassis. */
+            chassis: Type.Optional(Type.String({ pattern: '^/redfish/v1/' })),
+            caFile: Type.Optional(Type.String({ minLength: 1 })),
+            /** Accept any certificate (self-signed BMCs). */
+            insecure: Type.Boolean({ default: false }),
+            timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
+            periodMs: Type.Integer({ minimum: 200, maximum: 600_000, default: 5000 }),
+            maxBackoffMs: Type.Integer({ minimum: 200, maximum: 3_600_000, default: 60_000 }),
+            /** A reading older than this fails the meter (the next layer takes over). */
+            staleAfterMs: Type.Integer({ minimum: 500, maximum: 3_600_000, default: 30_000 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
         powercapRoot: Type.String({ minLength: 1, default: '/sys/class/powercap' }),
         hwmonRoot: Type.String({ minLength: 1, default: '/sys/class/hwmon' }),
         procRoot: Type.String({ minLength: 1, default: '/proc' }),

@@ -118,7 +118,7 @@ export const CollectorStatusSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const PowerSourceSchema = Type.Union([Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia'), Type.Literal('model')]);
+export const PowerSourceSchema = Type.Union([Type.Literal('redfish'), Type.Literal('acpi'), Type.Literal('rapl'), Type.Literal('hwmon'), Type.Literal('nvidia'), Type.Literal('model')]);
 
 export const MeterStateSchema = Type.Object(
   {
