@@ -12,6 +12,7 @@ import * as live from './live/scorer.js';
 import { MemoryProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
+import { PredictionLedger } from './telemetry/predictions.js';
 import type { Logger } from 'pino';
 
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
@@ -19,6 +20,9 @@ const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS
 Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
 /explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
 variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.`;
+
+/** Pods whose predictions wait for a measurement; the oldest are forgotten first (pods that never ran here). */
+const PREDICTIONS_MAX_PODS = 20_000;
 
 async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
   const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
@@ -46,14 +50,16 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger('extender', config.logLevel);
   const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
   const profiles = new MemoryProfileStore(config.profiles);
+  const predictions = new PredictionLedger(PREDICTIONS_MAX_PODS);
   const scorer = live.create({
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
     telemetry,
     profiles,
+    predictions,
   });
-  const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log);
+  const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log, Date.now, predictions);
   const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r)] });
+  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r)] });
   app.addHook('onClose', async () => feed.stop());
   feed.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');

@@ -39,6 +39,7 @@ export const METRICS = {
     agentPolls: 'wattsched_extender_agent_polls_total',
     profileWorkloads: 'wattsched_extender_profile_workloads',
     demandSource: 'wattsched_extender_demand_source_total',
+    predictionError: 'wattsched_prediction_error_ratio',
     inFlight: 'wattsched_extender_requests_in_flight',
     bufferedBytes: 'wattsched_extender_buffered_request_bytes',
   },

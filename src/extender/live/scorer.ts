@@ -13,6 +13,7 @@ import { convexEnvelope, marginalWatts, type Args as CurveArgs } from '../scorer
 import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
 import type { TelemetryStore } from '../telemetry/node-telemetry.js';
+import type { PredictionLedger } from '../telemetry/predictions.js';
 import { curveResolver } from './curves.js';
 
 export const NAME = 'live';
@@ -30,6 +31,8 @@ export interface LiveScorerOptions {
   curves: CurveArgs;
   telemetry: TelemetryStore;
   profiles: ProfileStore;
+  /** Where predictions for real pods are kept until their agent measures them. */
+  predictions?: PredictionLedger;
   now?: () => number;
 }
 
@@ -148,6 +151,9 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         }
       }
     }
+    // Only a real pod (one with a Pod object, hence a workload) is a prediction to check later; power budgets ask
+    // about the group as it is with a bare 0m request.
+    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes.map((x) => x.name), marginal);
     const warning = [demand.warning, policyWarning].filter(Boolean).join('; ');
     return {
       kind: 'batch',

@@ -8,6 +8,7 @@ import { Compile } from 'typebox/compile';
 import { NodeReportSchema, type NodeReport } from '../../shared/wire/agent.js';
 import type { ProfileStore } from '../profiles/store.js';
 import { telemetryFromReport, type TelemetryStore } from './node-telemetry.js';
+import type { PredictionLedger } from './predictions.js';
 
 export interface AgentFeedOptions {
   /** Agent base URLs, e.g. http://10.0.0.5:9102. */
@@ -25,11 +26,12 @@ export interface PollOutcome {
 const checkReport = Compile(NodeReportSchema);
 
 /** Files one report: the node's state, and one profile sample per pod with a workload and measured rates. */
-export function ingest(report: NodeReport, receivedAt: number, origin: string, telemetry: TelemetryStore, profiles: ProfileStore): boolean {
+export function ingest(report: NodeReport, receivedAt: number, origin: string, telemetry: TelemetryStore, profiles: ProfileStore, predictions?: PredictionLedger): boolean {
   const t = telemetryFromReport(report, receivedAt, origin);
   if (!t) return false;
   telemetry.update(t);
   for (const pod of report.pods) {
+    if (pod.energy) predictions?.observe(pod.uid, report.node, pod.energy.watts);
     if (!pod.workload) continue;
     profiles.record(pod.workload, { at: receivedAt, cores: pod.rates.cpuSeconds, watts: pod.energy?.watts ?? null });
   }
@@ -59,6 +61,7 @@ export class AgentFeed {
     private readonly profiles: ProfileStore,
     private readonly log: Logger | undefined,
     private readonly now: () => number = Date.now,
+    private readonly predictions?: PredictionLedger,
   ) {}
 
   /** One round over every agent, in parallel; failures are logged once per change of reason and counted. */
@@ -67,7 +70,7 @@ export class AgentFeed {
       this.opts.agents.map(async (agent): Promise<PollOutcome> => {
         try {
           const report = await pollAgent(agent, this.opts.requestTimeoutMs);
-          ingest(report, this.now(), agent, this.telemetry, this.profiles);
+          ingest(report, this.now(), agent, this.telemetry, this.profiles, this.predictions);
           this.polls.ok++;
           if (this.lastError.delete(agent)) this.log?.info({ agent }, 'agent reachable again');
           return { agent, ok: true };
