@@ -21,8 +21,8 @@ Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /heal
 /explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
 variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.`;
 
-/** Pods whose predictions wait for a measurement; the oldest are forgotten first (pods that never ran here). */
-const PREDICTIONS_MAX_PODS = 20_000;
+/** Node entries over all predictions waiting for a measurement; the oldest pods are forgotten first. */
+const PREDICTIONS_MAX_NODE_ENTRIES = 500_000;
 
 async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
   const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger('extender', config.logLevel);
   const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
   const profiles = new MemoryProfileStore(config.profiles);
-  const predictions = new PredictionLedger(PREDICTIONS_MAX_PODS);
+  const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
   const scorer = live.create({
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
     telemetry,

@@ -12,7 +12,7 @@ import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
 import { convexEnvelope, marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
 import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
-import type { TelemetryStore } from '../telemetry/node-telemetry.js';
+import type { NodeTelemetry, TelemetryStore } from '../telemetry/node-telemetry.js';
 import type { PredictionLedger } from '../telemetry/predictions.js';
 import { curveResolver } from './curves.js';
 
@@ -61,6 +61,29 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     if (b === undefined) noAgentBasis.set(c, (b = `${c.basis}; ${NO_AGENT}`));
     return b;
   };
+  // Per report (a report object lives until the node's next poll), so 5,000 reporting nodes cost no curve arrays
+  // and no number formatting per call; the load text is rebuilt when its age in whole seconds changes.
+  const calibrated = new WeakMap<NodeTelemetry, { curve: readonly number[]; hull: readonly (readonly [number, number])[]; basis: string } | null>();
+  const calibratedFor = (t: NodeTelemetry) => {
+    let c = calibrated.get(t);
+    if (c === undefined) {
+      const atU = powerAt(DEFAULT_POWER_CURVE, t.utilisation);
+      const k = t.watts !== null && t.watts > 0 && atU > 0 ? t.watts / atU : 0;
+      c = k > 0 ? { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${(t.watts as number).toFixed(1)} W at this load` } : null;
+      calibrated.set(t, c);
+    }
+    return c;
+  };
+  const loadTexts = new WeakMap<NodeTelemetry, { age: number; text: string }>();
+  const loadText = (t: NodeTelemetry, ageMs: number): string => {
+    const age = Math.round(ageMs / 1000);
+    let l = loadTexts.get(t);
+    if (!l || l.age !== age) {
+      const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` model ${t.modelId}` : ''}` : '';
+      loadTexts.set(t, (l = { age, text: `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})` }));
+    }
+    return l.text;
+  };
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
 
@@ -94,16 +117,11 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       if (st.kind === 'fresh') {
         uMilli = st.t.utilisation * alloc;
         fresh++;
-        const power = st.t.watts !== null ? `, node ${st.t.watts.toFixed(1)} W from ${st.t.powerSource}${st.t.modelId ? ` model ${st.t.modelId}` : ''}` : '';
-        load = `load: measured ${(st.t.utilisation * 100).toFixed(1)}% (agent, ${(st.ageMs / 1000).toFixed(0)} s old${power})`;
+        load = loadText(st.t, st.ageMs);
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
-        const atU = powerAt(DEFAULT_POWER_CURVE, st.t.utilisation);
-        if (c.embedded && st.t.watts !== null && st.t.watts > 0 && atU > 0) {
-          const k = st.t.watts / atU;
-          c = { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${st.t.watts.toFixed(1)} W at this load` };
-        }
+        if (c.embedded) c = calibratedFor(st.t) ?? c;
       } else {
         uMilli = node.requestedMilliCPU;
         load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : NO_AGENT;
@@ -153,7 +171,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     // Only a real pod (one with a Pod object, hence a workload) is a prediction to check later; power budgets ask
     // about the group as it is with a bare 0m request.
-    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes.map((x) => x.name), marginal);
+    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes, marginal);
     const warning = [demand.warning, policyWarning].filter(Boolean).join('; ');
     return {
       kind: 'batch',

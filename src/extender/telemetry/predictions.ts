@@ -6,7 +6,9 @@ import { Histogram, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 
 interface Prediction {
-  readonly byNode: Map<string, number>;
+  /** The scorer's own columns, kept by reference: recording costs no per-node work. */
+  readonly nodes: readonly { readonly name: string }[];
+  readonly watts: ArrayLike<number>;
   /** Agent reports that included the pod with attributed watts. */
   seen: number;
 }
@@ -29,27 +31,24 @@ export class PredictionLedger {
   private histogram: Histogram | undefined;
   readonly outcomes: PredictionOutcome[] = [];
 
-  constructor(maxPods: number, private readonly settleReports = 3, private readonly keepOutcomes = 100) {
-    this.pods = new LRUCache({ max: maxPods });
+  /** Bounded in node entries over all kept pods, like the explain store: one pod scored on 5,000 nodes weighs 5,000. */
+  constructor(maxNodeEntries: number, private readonly settleReports = 3, private readonly keepOutcomes = 100) {
+    this.pods = new LRUCache({ maxSize: maxNodeEntries, sizeCalculation: (p) => Math.max(1, p.nodes.length) });
   }
 
-  /** The scorer's marginal watts for the pod on each node it scored (NaN ones are left out). */
-  record(uid: string, nodes: readonly string[], marginalWatts: ArrayLike<number>): void {
-    if (uid === '') return;
-    const prev = this.pods.get(uid);
-    const byNode = prev?.byNode ?? new Map<string, number>();
-    nodes.forEach((n, i) => {
-      const w = marginalWatts[i] as number;
-      if (Number.isFinite(w)) byNode.set(n, w);
-    });
-    this.pods.set(uid, { byNode, seen: prev?.seen ?? 0 });
+  /** The scorer's marginal watts for the pod on each node it scored; the latest call for a pod replaces earlier ones. */
+  record(uid: string, nodes: readonly { readonly name: string }[], marginalWatts: ArrayLike<number>): void {
+    if (uid === '' || nodes.length > this.pods.maxSize) return;
+    this.pods.set(uid, { nodes, watts: marginalWatts, seen: this.pods.get(uid)?.seen ?? 0 });
   }
 
   /** An agent on `node` measured pod `uid` at `observedWatts`; returns the outcome when this settles it. */
   observe(uid: string, node: string, observedWatts: number): PredictionOutcome | undefined {
     const p = this.pods.get(uid);
-    const predicted = p?.byNode.get(node);
-    if (!p || predicted === undefined) return undefined;
+    if (!p) return undefined;
+    const i = p.nodes.findIndex((n) => n.name === node);
+    const predicted = i >= 0 ? (p.watts[i] as number) : NaN;
+    if (!Number.isFinite(predicted)) return undefined;
     p.seen++;
     if (p.seen < this.settleReports || !(observedWatts > 0)) return undefined;
     this.pods.delete(uid);
