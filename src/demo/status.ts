@@ -49,7 +49,8 @@ export function renderStatus(s: StatusSnapshot): string {
     const pods = [...r.pods].filter((x) => x.energy).sort((a, b) => (b.energy?.watts ?? 0) - (a.energy?.watts ?? 0)).slice(0, 5);
     if (pods.length > 0) {
       out.push('  top pods by watts:');
-      for (const x of pods) out.push(`    ${pad(`${x.namespace ?? '?'}/${x.name ?? x.uid}`, 48)} ${pad(w(x.energy?.watts), 10)} ${x.rates.cpuSeconds.toFixed(2)} cores`);
+      // A pod the agent has no Pod object for (no kubelet API to ask) is known by its cgroup's UID only.
+      for (const x of pods) out.push(`    ${pad(x.namespace && x.name ? `${x.namespace}/${x.name}` : `pod ${x.uid}`, 48)} ${pad(w(x.energy?.watts), 10)} ${x.rates.cpuSeconds.toFixed(2)} cores`);
     } else {
       out.push(`  no pods on this node (${r.kubernetes.mode}: ${r.kubernetes.detail}); top other consumers:`);
       const rows = [...(p?.system ?? [])].sort((a, b) => b.watts - a.watts).slice(0, 5);

@@ -14,6 +14,7 @@ describe('renderStatus', () => {
       { uid: 'a', namespace: 'shop', name: 'web-1', deployment: 'web', cores: 1.5, watts: 12 },
       { uid: 'b', namespace: 'shop', name: 'db-1', deployment: 'db', cores: 0.5, watts: 30.06 },
     ]);
+    report.pods.push({ ...report.pods[0]!, uid: 'c0ffee', namespace: null, name: null, energy: { watts: 1, joules: 0, cpuSecondsTotal: 0, contextSwitchesTotal: 0 } });
     const text = renderStatus({
       at: new Date(0),
       urls: { agent: 'http://a', extender: 'http://e', modelServer: 'http://m' },
@@ -26,6 +27,7 @@ describe('renderStatus', () => {
     // Sorted by watts: db (30.1 W) before web (12.0 W).
     expect(text.indexOf('shop/db-1')).toBeLessThan(text.indexOf('shop/web-1'));
     expect(text).toMatch(/shop\/db-1 +30\.1 W +0\.50 cores/);
+    expect(text).toMatch(/pod c0ffee +1\.0 W/);
     expect(text).toContain('predicted 0.20 cores from annotation (hint)');
     expect(text).toMatch(/on n1 +\+3\.1 W +→ 90\.4 W +score 10/);
     expect(text).toContain('model server: 6 models loaded');

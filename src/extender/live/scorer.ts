@@ -79,7 +79,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const age = Math.round(ageMs / 1000);
     let l = loadTexts.get(t);
     if (!l || l.age !== age) {
-      const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` model ${t.modelId}` : ''}` : '';
+      const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` (model ${t.modelId})` : ''}` : '';
       loadTexts.set(t, (l = { age, text: `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})` }));
     }
     return l.text;

@@ -96,7 +96,7 @@ describe('measured load and predicted demand', () => {
     // 0.5 → 0.525: 125 → 125 + 0.25 × (136 − 125) = 2.75 W, so the history changed the prediction 27-fold.
     expect(b.marginalWatts[1]).toBeCloseTo(75, 9);
     expect(b.demand).toMatchObject({ source: 'history', cores: 2, policy: 'energy' });
-    expect(b.basis[0]).toBe('curve: annotation; load: measured 50.0% (agent, 0 s old, node 123.0 W from rapl model test-model)');
+    expect(b.basis[0]).toBe('curve: annotation; load: measured 50.0% (agent, 0 s old, node 123.0 W from rapl (model test-model))');
   });
 });
 
