@@ -1,6 +1,7 @@
 // Polls each configured agent's GET /v1/node: the node's live state goes to the TelemetryStore, and every pod's
 // measured cores and attributed watts become a sample of its workload's profile. The embedded history source: no
 // other component is needed.
+import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
@@ -11,7 +12,10 @@ import { telemetryFromReport, type TelemetryStore } from './node-telemetry.js';
 import type { PredictionLedger } from './predictions.js';
 
 export interface AgentFeedOptions {
-  /** Agent base URLs, e.g. http://10.0.0.5:9102. */
+  /**
+   * Agent base URLs, e.g. http://10.0.0.5:9102; or dns+http://NAME:PORT, where NAME (a headless Service over the
+   * agent DaemonSet) is resolved every round and each address is polled.
+   */
   agents: readonly string[];
   pollIntervalMs: number;
   requestTimeoutMs: number;
@@ -64,10 +68,38 @@ export class AgentFeed {
     private readonly predictions?: PredictionLedger,
   ) {}
 
+  /** The URLs to poll this round: dns+ entries expanded to one URL per address (an unresolvable name is a failure). */
+  private async targets(): Promise<{ urls: string[]; failures: PollOutcome[] }> {
+    const urls: string[] = [];
+    const failures: PollOutcome[] = [];
+    await Promise.all(
+      this.opts.agents.map(async (agent) => {
+        if (!agent.startsWith('dns+')) return void urls.push(agent);
+        const u = new URL(agent.slice(4));
+        try {
+          for (const a of await lookup(u.hostname, { all: true })) {
+            const one = new URL(u);
+            one.hostname = a.family === 6 ? `[${a.address}]` : a.address;
+            urls.push(one.origin);
+          }
+        } catch (err) {
+          this.polls.failed++;
+          failures.push({ agent, ok: false, error: `cannot resolve ${u.hostname}: ${(err as Error).message}` });
+        }
+      }),
+    );
+    return { urls, failures };
+  }
+
   /** One round over every agent, in parallel; failures are logged once per change of reason and counted. */
   async pollOnce(): Promise<PollOutcome[]> {
+    const { urls, failures } = await this.targets();
+    for (const f of failures) {
+      if (this.lastError.get(f.agent) !== f.error) this.log?.warn({ agent: f.agent, error: f.error }, 'agent discovery failed');
+      this.lastError.set(f.agent, f.error as string);
+    }
     return Promise.all(
-      this.opts.agents.map(async (agent): Promise<PollOutcome> => {
+      urls.map(async (agent): Promise<PollOutcome> => {
         try {
           const report = await pollAgent(agent, this.opts.requestTimeoutMs);
           ingest(report, this.now(), agent, this.telemetry, this.profiles, this.predictions);
@@ -82,7 +114,7 @@ export class AgentFeed {
           return { agent, ok: false, error };
         }
       }),
-    );
+    ).then((polled) => [...failures, ...polled]);
   }
 
   start(): void {

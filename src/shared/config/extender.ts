@@ -110,8 +110,12 @@ export const ExtenderConfigSchema = Type.Object(
      */
     telemetry: Type.Object(
       {
-        /** Agent base URLs, e.g. http://10.0.0.5:9102; each report names its node. Empty: no live state. */
-        agents: Type.Array(Type.String({ pattern: '^https?://' }), { default: [] }),
+        /**
+         * Agent base URLs, e.g. http://10.0.0.5:9102, or dns+http://NAME:PORT to poll every address of NAME (a
+         * headless Service over the agent DaemonSet), resolved each round. Each report names its node. Empty: no
+         * live state.
+         */
+        agents: Type.Array(Type.String({ pattern: '^(dns\\+)?https?://' }), { default: [] }),
         pollIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 10 }),
         requestTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
         /** A node whose last report is older than this gets a neutral score (counted); all stale: fail open. */

@@ -50,6 +50,20 @@ describe('AgentFeed', () => {
     expect(telemetry.size()).toBe(0);
   });
 
+  test('dns+ entries poll every address of the name; an unresolvable name is a counted failure', async () => {
+    const { telemetry, profiles } = stores();
+    answer = nodeReport('node-d', 0.1, 42, []);
+    const port = new URL(base).port;
+    // .invalid never resolves (RFC 6761).
+    const feed = new AgentFeed({ agents: [`dns+http://localhost:${port}`, 'dns+http://no-such-agent.invalid:9102'], pollIntervalMs: 1000, requestTimeoutMs: 2000 }, telemetry, profiles, undefined);
+    const out = await feed.pollOnce();
+    expect(out.find((o) => o.agent === 'dns+http://no-such-agent.invalid:9102')).toMatchObject({ ok: false, error: expect.stringMatching(/^cannot resolve no-such-agent.invalid/) });
+    // localhost resolves to 127.0.0.1 (and on some hosts also ::1, where nothing listens): the IPv4 poll succeeds.
+    expect(out).toContainEqual({ agent: `http://127.0.0.1:${port}`, ok: true });
+    expect(telemetry.state('node-d', Date.now()).kind).toBe('fresh');
+    expect(feed.polls.failed).toBe(out.filter((o) => !o.ok).length);
+  });
+
   test('an unreachable agent is a failed poll, not a crash', async () => {
     const { telemetry, profiles } = stores();
     const feed = new AgentFeed({ agents: ['http://127.0.0.1:9'], pollIntervalMs: 1000, requestTimeoutMs: 500 }, telemetry, profiles, undefined);
