@@ -84,6 +84,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return l.text;
   };
+  const requestedAtReport = new WeakMap<NodeTelemetry, number>();
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
 
@@ -115,9 +116,15 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       let uMilli: number;
       let load: string;
       if (st.kind === 'fresh') {
-        uMilli = st.t.utilisation * alloc;
+        // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on
+        // the node since the report was first used here (pods bound, or assumed by the filter, minus pods gone) is
+        // added, so a burst does not pile onto the node that looked cheapest at the last poll.
+        let base = requestedAtReport.get(st.t);
+        if (base === undefined) requestedAtReport.set(st.t, (base = node.requestedMilliCPU));
+        const since = node.requestedMilliCPU - base;
+        uMilli = Math.max(0, st.t.utilisation * alloc + since);
         fresh++;
-        load = loadText(st.t, st.ageMs);
+        load = since === 0 ? loadText(st.t, st.ageMs) : `${loadText(st.t, st.ageMs)} ${since > 0 ? '+' : '−'} ${Math.abs(since)}m requested since`;
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.

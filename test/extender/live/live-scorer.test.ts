@@ -100,6 +100,25 @@ describe('measured load and predicted demand', () => {
   });
 });
 
+describe('requests bound since the last report', () => {
+  test('are added to the measured load until the next report replaces it', async () => {
+    const { scorer, report } = setup();
+    // 100 + 100x² sampled every 10 % (convex), linear between samples: P(0.25) = 106.5, P(0.75) = 156.5.
+    const quad = '100,101,104,109,116,125,136,149,164,181,200';
+    const pod = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
+    report('n', 0.25);
+    // First use of the report: 1 core measured, 1000m requested at that moment. 0.25 → 0.5: 125 − 106.5 W.
+    expect(batch(await scorer.score(pod, [curved('n', quad, { requestedMilliCPU: 1000 })])).marginalWatts[0]).toBeCloseTo(18.5, 9);
+    // Two more cores bound before the next poll: load 0.25 + 0.5 = 0.75 → 1.0: 200 − 156.5 W.
+    const b = batch(await scorer.score(pod, [curved('n', quad, { requestedMilliCPU: 3000 })]));
+    expect(b.marginalWatts[0]).toBeCloseTo(43.5, 9);
+    expect(b.basis[0]).toMatch(/\+ 2000m requested since$/);
+    // The next report measures them (75 %) and becomes the new base: the same 43.5 W, nothing counted twice.
+    report('n', 0.75);
+    expect(batch(await scorer.score(pod, [curved('n', quad, { requestedMilliCPU: 3000 })])).marginalWatts[0]).toBeCloseTo(43.5, 9);
+  });
+});
+
 describe('saturation', () => {
   test('a node at capacity is never priced as free, and scores the minimum', async () => {
     const { scorer, report } = setup();
