@@ -19,7 +19,8 @@ const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS
 
 Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
 /explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
-variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.`;
+variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.
+Live node state and workload profiles come from the agents listed in telemetry.agents (see docs/extender.md).`;
 
 /** Node entries over all predictions waiting for a measurement; the oldest pods are forgotten first. */
 const PREDICTIONS_MAX_NODE_ENTRIES = 500_000;
