@@ -24,7 +24,7 @@ export type TelemetryState =
 
 const NONE: TelemetryState = Object.freeze({ kind: 'none' });
 
-/** Utilisation from the report: the power section's /proc/stat figure when present, else the pods' summed cores over nothing (unknown). */
+/** Live state from a report; undefined when it has none to give (no interval yet, or power accounting off). */
 export function telemetryFromReport(report: NodeReport, receivedAt: number, origin: string): NodeTelemetry | undefined {
   // Before its second reading an agent has no interval, so no rates and no utilisation to offer.
   if (!(report.intervalSeconds > 0) || !report.power) return undefined;
