@@ -101,7 +101,6 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const basis = new Array<string>(n);
     const skipped = new Map<number, string>();
     const stale: number[] = [];
-    let fresh = 0;
     for (let i = 0; i < n; i++) {
       const node = nodes[i] as NodeState;
       const alloc = node.allocatableMilliCPU;
@@ -117,14 +116,14 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       let load: string;
       if (st.kind === 'fresh') {
         // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on
-        // the node since the report was first used here (pods bound, or assumed by the filter, minus pods gone) is
-        // added, so a burst does not pile onto the node that looked cheapest at the last poll.
+        // the node since the report was first used here (pods bound, or assumed by the filter) is added, so a burst
+        // does not pile onto the node that looked cheapest at the last poll. Never subtracted: the filter's view
+        // includes assumed pods and prioritize's does not, and a pod gone still shows in the report until the next.
         let base = requestedAtReport.get(st.t);
         if (base === undefined) requestedAtReport.set(st.t, (base = node.requestedMilliCPU));
-        const since = node.requestedMilliCPU - base;
-        uMilli = Math.max(0, st.t.utilisation * alloc + since);
-        fresh++;
-        load = since === 0 ? loadText(st.t, st.ageMs) : `${loadText(st.t, st.ageMs)} ${since > 0 ? '+' : '−'} ${Math.abs(since)}m requested since`;
+        const since = Math.max(0, node.requestedMilliCPU - base);
+        uMilli = st.t.utilisation * alloc + since;
+        load = since === 0 ? loadText(st.t, st.ageMs) : `${loadText(st.t, st.ageMs)} + ${since}m requested since`;
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
@@ -149,8 +148,12 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       marginal[i] = w.marginal;
       withPod[i] = w.withPod;
     }
-    if (stale.length > 0 && fresh === 0 && stale.length + skipped.size === n) {
-      return { kind: 'skip', reason: `telemetry is stale on all ${stale.length} agent-reported candidates` };
+    if (stale.length > 0) {
+      // Fail open when no candidate has a live estimate: every one is stale, saturated or unscorable.
+      const isStale = new Set(stale);
+      let live = 0;
+      for (let i = 0; i < n; i++) if (!isStale.has(i) && Number.isFinite(marginal[i] as number)) live++;
+      if (live === 0) return { kind: 'skip', reason: `no live estimate: telemetry is stale on ${stale.length} of ${n} candidates and the rest cannot be scored` };
     }
     stats.staleNodeScores += stale.length;
 

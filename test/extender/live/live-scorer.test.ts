@@ -171,8 +171,20 @@ describe('stale telemetry', () => {
     const pod = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
     const nodes = [curved('a', LINEAR_100_200), curved('b', LINEAR_100_300)];
     const ev = await evaluate(scorer, pod, ['a', 'b'], nodes, true);
-    expect(ev.failOpen).toMatch(/telemetry is stale on all 2 agent-reported candidates/);
+    expect(ev.failOpen).toMatch(/no live estimate: telemetry is stale on 2 of 2 candidates/);
     expect([...priorities(ev)]).toEqual([0, 0]);
+  });
+
+  test('a stale node that is also saturated does not hide a scorable node without an agent', async () => {
+    const { scorer, report, advance } = setup({ staleAfterMs: 60_000 });
+    report('a', 0.9);
+    advance(60_001);
+    const pod = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
+    // a: stale, priced by requests 3.5 + 1 > 4 cores (saturated); b: no agent, 25 W.
+    const nodes = [curved('a', LINEAR_100_200, { requestedMilliCPU: 3500 }), curved('b', LINEAR_100_200)];
+    const ev = await evaluate(scorer, pod, ['a', 'b'], nodes, true);
+    expect(ev.failOpen).toBeUndefined();
+    expect([...priorities(ev)]).toEqual([0, 10]);
   });
 
   test('a report without an interval yet (the agent\'s first reading) is not live state', () => {
