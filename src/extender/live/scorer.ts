@@ -92,7 +92,8 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const t = now();
     const { policy, warning: policyWarning } = parsePolicy(pod.annotations?.[ANNOTATIONS.policy]);
     const demand = predictDemand(pod, opts.profiles, t);
-    stats.bySource[demand.source]++;
+    // Counted for pods only: power budgets' bare "group as it is" requests are not predictions.
+    if (pod.workload) stats.bySource[demand.source]++;
     const dMilli = demand.cores * 1000;
     const n = nodes.length;
     const marginal = new Float64Array(n);
