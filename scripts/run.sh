@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set everything up, then serve the scheduler extender with its embedded defaults (no cluster needed).
-# Extra arguments go to `wattsched extender` (e.g. --port 8888 --config manifests/extender-config.yaml).
+# The main job: set up what it needs (OS packages, npm packages, the TypeScript build, the BPF object and native
+# addon; not the Go test harness, which scripts/test.sh builds), then run the whole system on this machine with
+# embedded defaults and a live status: `wattsched start`. Extra arguments go to it (e.g. --frames 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node dist/src/cli/main.js extender "$@"
+exec node dist/src/cli/main.js start "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs, idempotent and non-interactive: OS packages, npm packages, the TypeScript build,
-# then each component's own build step in scripts/setup.d/ (BPF object, native addon, Go harness, models).
+# then each component's own build step in scripts/setup.d/ (BPF object, native addon, models); the Go test harness is built by scripts/test.sh (scripts/test-setup.d/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

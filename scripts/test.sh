@@ -4,6 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+# What only the tests need (the Go kube-scheduler harness): built here, not by setup.sh, so `npm start` never waits for it.
+for step in scripts/test-setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  bash "$step" || { echo "test setup failed: ${step}"; exit 1; }
+done
 
 counts=$(mktemp)
 export WATTSCHED_TEST_COUNTS="$counts"   # each suite appends "passed failed skipped"

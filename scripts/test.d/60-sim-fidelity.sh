@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trimmed fidelity check of `wattsched sim`: the first 200 pods of the shipped trace (test/sim/fixtures) through upstream kube-scheduler
 # and the real extender (test/kube-scheduler/cmd/simfidelity) must land on the same nodes as in the simulator.
-# The full 1,000-pod run: node dist/bench/sim/fidelity.js. Needs dist/ built and Go (scripts/setup.d/50-kube-scheduler.sh).
+# The full 1,000-pod run: node dist/bench/sim/fidelity.js. Needs dist/ built and Go (scripts/test-setup.d/50-kube-scheduler.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 counts="${WATTSCHED_TEST_COUNTS:-/dev/null}"

@@ -11,6 +11,7 @@ const COMMANDS: Partial<Record<Subcommand, { summary: string; load: () => Promis
   train: { summary: 'train a power model (curve, shape or counters task) to ONNX', load: () => import('../model/commands/train.js') },
   evaluate: { summary: 'evaluate an ONNX power model on a CSV (MAPE, RMSE, worst group)', load: () => import('../model/commands/evaluate.js') },
   sim: { summary: 'replay a pod trace onto measured servers: energy per policy against the default scheduler and the optimum', load: () => import('../sim/command.js') },
+  start: { summary: 'run the agent, the model server and the extender on this machine and show a live status (npm start)', load: () => import('../demo/start.js') },
   'model-server': { summary: 'serve power models by hardware fingerprint, collect samples, retrain', load: () => import('../model/server/command.js') },
 };
 

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ExtenderConfig } from '../shared/config/extender.js';
 import { WS_ERR_CONFIG_FILE, WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
 import { serverTimeoutOptions } from '../shared/http-limits.js';
 import type { NodeInventory } from './nodes/inventory.js';
 import type { Scorer } from './scoring/scorer.js';
-import metricsPlugin from './plugins/metrics.js';
+import metricsPlugin, { type ExtenderMetrics } from './plugins/metrics.js';
 import scoringPlugin from './plugins/scoring.js';
 import webhooks from './routes/webhooks.js';
 import health from './routes/health.js';
@@ -19,6 +20,8 @@ export interface ExtenderDeps {
   scorer: Scorer;
   inventory: NodeInventory;
   logger?: Logger | false;
+  /** Collaborators' own metrics (the live scorer, the agent feed), added to the extender's registry. */
+  registerMetrics?: readonly ((registry: Registry) => void)[];
 }
 
 function readPem(path: string, field: string): Buffer {
@@ -50,6 +53,7 @@ export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps):
     logController: new LogController({ disableRequestLogging: true }),
   } as FastifyServerOptions);
   await app.register(metricsPlugin);
+  for (const register of deps.registerMetrics ?? []) register(app.getDecorator<ExtenderMetrics>('extenderMetrics').registry);
   await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries, assumedPodTtlMs: config.powerCaps.assumedPodTtlSeconds * 1000 });
   await app.register(health);
   await app.register(explainRoute);

@@ -8,14 +8,22 @@ import { DEFAULT_PORTS } from '../shared/names.js';
 import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
-import * as powerCurve from './scorers/power-curve/index.js';
+import * as live from './live/scorer.js';
+import { MemoryProfileStore } from './profiles/store.js';
+import { AgentFeed } from './telemetry/agent-feed.js';
+import { TelemetryStore } from './telemetry/node-telemetry.js';
+import { PredictionLedger } from './telemetry/predictions.js';
 import type { Logger } from 'pino';
 
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
 
 Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
 /explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
-variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.`;
+variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.
+Live node state and workload profiles come from the agents listed in telemetry.agents (see docs/extender.md).`;
+
+/** Node entries over all predictions waiting for a measurement; the oldest pods are forgotten first. */
+const PREDICTIONS_MAX_NODE_ENTRIES = 500_000;
 
 async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
   const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
@@ -41,12 +49,24 @@ export async function main(argv: string[]): Promise<void> {
     flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
   });
   const log = createLogger('extender', config.logLevel);
-  const scorer = powerCurve.create({ nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) });
+  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
+  const profiles = new MemoryProfileStore(config.profiles);
+  const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
+  const scorer = live.create({
+    curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
+    telemetry,
+    profiles,
+    predictions,
+  });
+  const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log, Date.now, predictions);
   const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log });
+  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r)] });
+  app.addHook('onClose', async () => feed.stop());
+  feed.start();
+  if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 
   closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source }, 'extender listening');
+  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length }, 'extender listening');
 }

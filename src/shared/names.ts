@@ -9,6 +9,10 @@ export const ANNOTATIONS = {
   powerCapWatts: `${ANNOTATION_PREFIX}power-cap-watts`,
   /** Overrides the workload identity used for profiles (default: derived from the owner chain). */
   workload: `${ANNOTATION_PREFIX}workload`,
+  /** Pod: expected CPU use in cores, the cold-start hint used while its workload has no measured history. */
+  expectedCpu: `${ANNOTATION_PREFIX}expected-cpu`,
+  /** Pod: energy (default), balanced (blend with spreading) or off (neutral scores). */
+  policy: `${ANNOTATION_PREFIX}policy`,
 } as const;
 
 export const DEFAULT_PORTS = {
@@ -30,6 +34,12 @@ export const METRICS = {
     nodeCacheNodes: 'wattsched_extender_node_cache_nodes',
     shed: 'wattsched_extender_shed_total',
     assumedPods: 'wattsched_extender_assumed_pods',
+    staleTelemetry: 'wattsched_extender_stale_telemetry_nodes_total',
+    telemetryNodes: 'wattsched_extender_telemetry_nodes',
+    agentPolls: 'wattsched_extender_agent_polls_total',
+    profileWorkloads: 'wattsched_extender_profile_workloads',
+    demandSource: 'wattsched_extender_demand_source_total',
+    predictionError: 'wattsched_prediction_error_ratio',
     inFlight: 'wattsched_extender_requests_in_flight',
     bufferedBytes: 'wattsched_extender_buffered_request_bytes',
   },
@@ -84,7 +94,7 @@ export const METRICS = {
   },
 } as const;
 
-export const SUBCOMMANDS = ['extender', 'agent', 'model-server', 'train', 'evaluate', 'sim'] as const;
+export const SUBCOMMANDS = ['extender', 'agent', 'model-server', 'train', 'evaluate', 'sim', 'start'] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** Environment variable prefix for configuration overrides, e.g. WATTSCHED_EXTENDER_PORT. */

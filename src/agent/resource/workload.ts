@@ -1,14 +1,10 @@
 // Workload identity: the stable name a pod's energy profile is filed under, so that profiles survive pod churn.
 // Derived from the owner chain using only what the pod itself carries (owner references and labels), which keeps
 // the agent's API access to one node-scoped pod watch.
-import { ANNOTATIONS } from '../../shared/names.js';
-import type { Qos, Workload } from '../../shared/wire/agent.js';
+import type { OwnerRef } from '../../shared/workload.js';
+import type { Qos } from '../../shared/wire/agent.js';
 
-export interface OwnerRef {
-  kind: string;
-  name: string;
-  controller?: boolean | undefined;
-}
+export { workloadOf, type OwnerRef } from '../../shared/workload.js';
 
 /** The subset of a v1.Pod the agent reads. */
 export interface PodLike {
@@ -26,44 +22,6 @@ export interface PodLike {
     containerStatuses?: { name: string; containerID?: string | undefined }[] | undefined;
     initContainerStatuses?: { name: string; containerID?: string | undefined }[] | undefined;
   } | undefined;
-}
-
-// CronJob controllers name their Jobs "<cronjob>-<scheduled time in Unix minutes>"; the suffix has 8+ digits.
-const CRONJOB_JOB = /^(.+)-(\d{8,})$/;
-
-export function workloadOf(pod: PodLike): Workload {
-  const md = pod.metadata ?? {};
-  const namespace = md.namespace ?? 'default';
-  const refs = md.ownerReferences ?? [];
-  const owner = refs.find((r) => r.controller === true) ?? refs[0];
-  let kind: Workload['kind'];
-  let name: string;
-  if (owner === undefined) {
-    kind = 'Pod';
-    name = md.name ?? md.uid ?? 'unknown';
-  } else if (owner.kind === 'ReplicaSet') {
-    const hash = md.labels?.['pod-template-hash'];
-    if (hash !== undefined && owner.name.endsWith(`-${hash}`)) {
-      kind = 'Deployment';
-      name = owner.name.slice(0, -(hash.length + 1));
-    } else {
-      kind = 'ReplicaSet';
-      name = owner.name;
-    }
-  } else if (owner.kind === 'Job') {
-    const m = CRONJOB_JOB.exec(owner.name);
-    kind = m ? 'CronJob' : 'Job';
-    name = m ? (m[1] as string) : owner.name;
-  } else if (owner.kind === 'StatefulSet' || owner.kind === 'DaemonSet') {
-    kind = owner.kind;
-    name = owner.name;
-  } else {
-    kind = 'Other';
-    name = `${owner.kind}/${owner.name}`;
-  }
-  const override = md.annotations?.[ANNOTATIONS.workload];
-  const id = override !== undefined && override.length > 0 ? override : `${namespace}/${kind}/${name}`;
-  return { kind, namespace, name, id };
 }
 
 export function qosOf(pod: PodLike): Qos | null {

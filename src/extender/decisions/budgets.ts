@@ -39,7 +39,8 @@ export async function budgetViolations(
       const s = states[i] as NodeState;
       if (!at.has(s.name)) at.set(s.name, group.push(s) - 1);
     }
-    const now = await scorer.score({ ...ev.pod, cpuMilli: 0 }, group);
+    // The group as it is, without the pod: a bare request of 0 (no workload to predict from) adds nothing.
+    const now = await scorer.score({ namespace: ev.pod.namespace, name: ev.pod.name, uid: ev.pod.uid, cpuMilli: 0 }, group);
     if (now.kind === 'skip') continue;
     let sum = 0;
     for (const w of now.powerWithPodWatts) if (Number.isFinite(w)) sum += w;

@@ -4,7 +4,7 @@
 import { ANNOTATIONS } from '../../shared/names.js';
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
-import type { Scorer } from '../scoring/scorer.js';
+import type { DemandExplanation, Scorer } from '../scoring/scorer.js';
 import { parsePowerCap, scoresFromWatts } from '../scoring/scores.js';
 
 export type FailOpenReason = 'inventory_not_ready' | 'scorer_skip' | 'scorer_error' | 'no_estimates';
@@ -20,6 +20,9 @@ export interface Evaluation {
   /** Prediction source; undefined for nodes the extender knows nothing of. */
   readonly basis: readonly (string | undefined)[];
   readonly skipped: ReadonlyMap<number, string>;
+  /** What the priorities come from when not marginalWatts (see ScoreBatch.scoreBy). */
+  readonly scoreBy?: Float64Array;
+  readonly demand?: DemandExplanation;
   /** Set when the extender cannot judge at all: every node passes and gets the same score. */
   readonly failOpen?: string;
   readonly failOpenKind?: FailOpenReason;
@@ -82,21 +85,23 @@ export async function evaluate(
 
   let ev: Evaluation;
   if (allKnown) {
-    ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped };
+    ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped, ...(batch.scoreBy ? { scoreBy: batch.scoreBy } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
   } else {
     const marginal = nanColumn(n);
     const withPod = nanColumn(n);
     // Known nodes the subset left out get its basis; scored ones are overwritten below.
     const basis: (string | undefined)[] = states.map((s) => (s ? subset?.leftOutBasis : undefined));
     const skipped = new Map<number, string>();
+    const scoreBy = batch.scoreBy ? nanColumn(n) : undefined;
     index.forEach((to, from) => {
+      if (scoreBy) scoreBy[to] = batch.scoreBy?.[from] as number;
       marginal[to] = batch.marginalWatts[from] as number;
       withPod[to] = batch.powerWithPodWatts[from] as number;
       basis[to] = batch.basis[from];
       const why = batch.skipped.get(from);
       if (why !== undefined) skipped.set(to, why);
     });
-    ev = { pod, scorer: scorer.name, names, marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped };
+    ev = { pod, scorer: scorer.name, names, marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped, ...(scoreBy ? { scoreBy } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
   }
   if (ev.skipped.size === known.length) {
     const first = ev.skipped.values().next().value as string;
@@ -108,7 +113,7 @@ export async function evaluate(
 /** Priorities in request order; equal (and neutral) when failing open. */
 export function priorities(ev: Evaluation): Uint8Array {
   if (ev.failOpen) return new Uint8Array(ev.names.length);
-  return scoresFromWatts(ev.marginalWatts);
+  return scoresFromWatts(ev.scoreBy ?? ev.marginalWatts);
 }
 
 /** Reasons for nodes to fail the filter: predicted power with the pod over the node's cap. */

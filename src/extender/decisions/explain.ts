@@ -2,6 +2,7 @@
 // into one row per node. Bounded by node entries rather than pods, since one decision over 5,000 nodes weighs as
 // much as 5,000 decisions over one.
 import { LRUCache } from 'lru-cache';
+import type { DemandExplanation } from '../scoring/scorer.js';
 import type { Evaluation } from './evaluate.js';
 
 export interface ExplainedNode {
@@ -19,6 +20,8 @@ export interface Explanation {
   at: string;
   scorer: string;
   failOpen: string | null;
+  /** The pod's predicted demand, where it came from, and its policy; null for scorers that do not predict. */
+  demand: DemandExplanation | null;
   nodes: ExplainedNode[];
 }
 
@@ -95,10 +98,11 @@ export class ExplainStore {
       row.score = scores ? (scores[i] ?? null) : null;
     });
     return {
-      pod: { ...latest.ev.pod },
+      pod: { namespace: latest.ev.pod.namespace, name: latest.ev.pod.name, uid: latest.ev.pod.uid, cpuMilli: latest.ev.pod.cpuMilli },
       at: new Date(latest.at).toISOString(),
       scorer: latest.ev.scorer,
       failOpen: latest.ev.failOpen ?? null,
+      demand: (e.prioritize ?? e.filter)?.ev.demand ?? null,
       nodes: [...rows.values()],
     };
   }

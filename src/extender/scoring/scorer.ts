@@ -15,6 +15,22 @@ export interface ScoreBatch {
   readonly basis: readonly string[];
   /** Nodes the scorer could not estimate, with the reason. */
   readonly skipped: ReadonlyMap<number, string>;
+  /**
+   * What the priorities are made from when not the marginal watts themselves (lower is better; NaN is the minimum):
+   * a policy blend, or a neutral value for a node whose telemetry is stale.
+   */
+  readonly scoreBy?: Float64Array;
+  /** The pod's predicted demand and policy, for /explain. */
+  readonly demand?: DemandExplanation;
+}
+
+export interface DemandExplanation {
+  readonly cores: number;
+  readonly source: string;
+  readonly detail: string;
+  readonly policy: string;
+  readonly warning?: string;
+  readonly profile?: unknown;
 }
 
 export interface Skip {

@@ -104,6 +104,39 @@ export const ExtenderConfigSchema = Type.Object(
       ),
       { default: [] },
     ),
+    /**
+     * Live node state from the agents (GET /v1/node): measured utilisation, node power and model, and every pod's
+     * measured use for workload profiles. Nodes without an agent are judged by requested CPU.
+     */
+    telemetry: Type.Object(
+      {
+        /**
+         * Agent base URLs, e.g. http://10.0.0.5:9102, or dns+http://NAME:PORT to poll every address of NAME (a
+         * headless Service over the agent DaemonSet), resolved each round. Each report names its node. Empty: no
+         * live state.
+         */
+        agents: Type.Array(Type.String({ pattern: '^(dns\\+)?https?://' }), { default: [] }),
+        pollIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+        requestTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+        /** A node whose last report is older than this gets a neutral score (counted); all stale: fail open. */
+        staleAfterSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Workload profiles (each workload's measured CPU cores and watts per pod), kept in the extender's memory. */
+    profiles: Type.Object(
+      {
+        /** A sample this old weighs half as much as a new one. */
+        halfLifeSeconds: Type.Number({ exclusiveMinimum: 0, default: 6 * 3600 }),
+        maxWorkloads: Type.Integer({ minimum: 1, default: 50_000 }),
+        /** Estimated bytes over all profiles (about 48 per sample). */
+        maxBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+        maxSamplesPerWorkload: Type.Integer({ minimum: 1, default: 256 }),
+        /** Decayed sample weight a history needs before it is trusted over requests and hints. */
+        minEffectiveSamples: Type.Number({ minimum: 0, default: 3 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Bound of the /explain store, in node rows over all kept decisions (about 100 bytes each). */
     explainMaxNodeEntries: Type.Integer({ minimum: 1, default: 500_000 }),
   },

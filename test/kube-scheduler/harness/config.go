@@ -40,7 +40,8 @@ type ConfigOptions struct {
 	Path string
 	// Extender, when nil, removes the extender entirely (the no-extender baseline).
 	Extender *ExtenderOverrides
-	// PercentageOfNodesToScore, when non-nil, replaces the global value (0 = upstream's adaptive default).
+	// PercentageOfNodesToScore, when non-nil, replaces the global and every profile's value (0 = upstream's adaptive
+	// default).
 	PercentageOfNodesToScore *int32
 }
 
@@ -74,6 +75,10 @@ func LoadConfig(repoRoot string, opts ConfigOptions) (*config.KubeSchedulerConfi
 	}
 	if opts.PercentageOfNodesToScore != nil {
 		cfg.PercentageOfNodesToScore = opts.PercentageOfNodesToScore
+		// A profile's own value wins over the global one in kube-scheduler, so it is replaced too.
+		for i := range cfg.Profiles {
+			cfg.Profiles[i].PercentageOfNodesToScore = opts.PercentageOfNodesToScore
+		}
 	}
 	if opts.Extender == nil {
 		cfg.Extenders = nil

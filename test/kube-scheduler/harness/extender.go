@@ -45,6 +45,9 @@ type ExtenderFileConfig struct {
 	TLS         *ExtenderTLS        `json:"tls,omitempty"`
 	Kubernetes  map[string]string   `json:"kubernetes"`
 	PowerCaps   *ExtenderPowerCaps  `json:"powerCaps,omitempty"`
+	// Telemetry and Profiles are the extender's blocks of the same names (agents to poll, profile bounds).
+	Telemetry map[string]any `json:"telemetry,omitempty"`
+	Profiles  map[string]any `json:"profiles,omitempty"`
 }
 
 // ExtenderPowerCaps mirrors the powerCaps block: how long a pod passed onto capped nodes stays assumed there.
@@ -232,7 +235,15 @@ type ExplainedNode struct {
 // Explanation is the extender's last decision for a pod.
 type Explanation struct {
 	FailOpen *string         `json:"failOpen"`
+	Demand   *ExplainDemand  `json:"demand"`
 	Nodes    []ExplainedNode `json:"nodes"`
+}
+
+// ExplainDemand is the pod's predicted CPU demand and where it came from (history, annotation, requests, ...).
+type ExplainDemand struct {
+	Cores  float64 `json:"cores"`
+	Source string  `json:"source"`
+	Policy string  `json:"policy"`
 }
 
 // Explain fetches and decodes /explain/{namespace}/{name}.

@@ -1,0 +1,80 @@
+// Which power curve stands for a node: the node's `wattsched.io/power-curve` annotation, else a curve configured for
+// its label value, else the configured default, else the embedded SPECpower median scaled to the node's CPU count.
+// Where the node's agent reports its power, the embedded curve's shape is instead calibrated to that report (see
+// scorer.ts). (Planned, not done: the model server's curve by hardware fingerprint, between the label and the default.)
+import { ANNOTATIONS } from '../../shared/names.js';
+import { DEFAULT_POWER_CURVE, parseCurve, validateCurve, type PowerCurve } from '../../model/curve.js';
+import type { NodeState } from '../nodes/state.js';
+import { convexEnvelope, type Args as CurveArgs } from '../scorers/power-curve/index.js';
+
+/**
+ * Logical CPUs of the machine the embedded curve describes: the median hardware threads (240) of the same 178
+ * 2-socket SPECpower results its watts are the median of (shared/data/specpower/specpower_train.csv). A node's
+ * share of that machine's watts is its CPU count over this; a 4-CPU VM gets 4/240 of a 2-socket server.
+ */
+export const EMBEDDED_CURVE_CPUS = 240;
+
+export type Hull = readonly (readonly [number, number])[];
+
+export interface NodeCurve {
+  readonly curve: PowerCurve;
+  readonly hull: Hull;
+  readonly basis: string;
+  /** Nothing better than the embedded curve is known for this node (an agent report may calibrate it). */
+  readonly embedded?: true;
+}
+
+/** The embedded curve for a node with `cpus` logical CPUs (allocatable CPU when that is all the node says). */
+export function scaledEmbeddedCurve(cpus: number): PowerCurve {
+  const k = cpus / EMBEDDED_CURVE_CPUS;
+  return Object.freeze(DEFAULT_POWER_CURVE.map((w) => w * k));
+}
+
+const PARSED_MAX = 4096;
+
+export function curveResolver(args: CurveArgs): (node: NodeState) => NodeCurve {
+  const emptyOff = args.emptyNodes === 'off';
+  const byLabel = new Map(Object.entries(args.byLabelValue).map(([k, c]) => [k, validateCurve(c, `powerCurves.byLabelValue.${k}`)]));
+  const configured = args.default ? validateCurve(args.default, 'powerCurves.default') : undefined;
+  const parsed = new Map<string, PowerCurve | { error: string }>();
+  const scaled = new Map<number, PowerCurve>();
+  const hulls = new WeakMap<PowerCurve, Hull>();
+  const memo = new WeakMap<NodeState, NodeCurve>();
+  const withHull = (curve: PowerCurve, basis: string): NodeCurve => {
+    let hull = hulls.get(curve);
+    if (!hull) hulls.set(curve, (hull = convexEnvelope(curve, emptyOff)));
+    return { curve, hull, basis };
+  };
+  const resolve = (node: NodeState): NodeCurve => {
+    const text = node.annotations[ANNOTATIONS.powerCurve];
+    let warning = '';
+    if (text !== undefined) {
+      let hit = parsed.get(text);
+      if (!hit) {
+        try {
+          hit = parseCurve(text, ANNOTATIONS.powerCurve);
+        } catch (err) {
+          hit = { error: (err as Error).message };
+        }
+        if (parsed.size >= PARSED_MAX) parsed.clear();
+        parsed.set(text, hit);
+      }
+      if (!('error' in hit)) return withHull(hit, 'curve: annotation');
+      warning = ` (ignored invalid annotation: ${hit.error})`;
+    }
+    const value = node.labels[args.nodeLabel];
+    const labelled = value !== undefined ? byLabel.get(value) : undefined;
+    if (labelled) return withHull(labelled, `curve: label ${args.nodeLabel}=${value}${warning}`);
+    if (configured) return withHull(configured, `curve: configured default${warning}`);
+    const cpus = node.allocatableMilliCPU / 1000;
+    let curve = scaled.get(cpus);
+    if (!curve) scaled.set(cpus, (curve = scaledEmbeddedCurve(cpus)));
+    return { ...withHull(curve, `curve: embedded SPECpower median scaled to ${cpus} CPUs${warning}`), embedded: true };
+  };
+  // Inventories hand out the same NodeState until the node changes, so each node's curve is resolved once.
+  return (node) => {
+    let r = memo.get(node);
+    if (!r) memo.set(node, (r = resolve(node)));
+    return r;
+  };
+}

@@ -1,0 +1,251 @@
+// The closed loop: marginal watts = P_node(u + d) − P_node(u), with u the node's CPU load as its agent measured it
+// (requested CPU where the node has no agent) and d the pod's predicted demand (its workload's history, else the
+// cold-start chain). P_node is the node's curve (see curves.ts) and the formula is the power-curve scorer's: on the
+// lower convex envelope, with its small tie-break, so what `wattsched sim` measured of that formula holds here.
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { ANNOTATIONS, METRICS } from '../../shared/names.js';
+import { DEFAULT_POWER_CURVE, powerAt } from '../../model/curve.js';
+import type { NodeState } from '../nodes/state.js';
+import type { PodDemand } from '../protocol/pod.js';
+import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
+import { convexEnvelope, marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
+import { predictDemand, type DemandSource } from '../profiles/demand.js';
+import type { ProfileStore } from '../profiles/store.js';
+import type { NodeTelemetry, TelemetryStore } from '../telemetry/node-telemetry.js';
+import type { PredictionLedger } from '../telemetry/predictions.js';
+import { curveResolver } from './curves.js';
+
+export const NAME = 'live';
+
+export type Policy = 'energy' | 'balanced' | 'off';
+
+export function parsePolicy(text: string | undefined): { policy: Policy; warning?: string } {
+  if (text === undefined) return { policy: 'energy' };
+  const v = text.trim().toLowerCase();
+  if (v === 'energy' || v === 'balanced' || v === 'off') return { policy: v };
+  return { policy: 'energy', warning: `ignored ${ANNOTATIONS.policy}=${JSON.stringify(text.slice(0, 40))}: not energy, balanced or off` };
+}
+
+export interface LiveScorerOptions {
+  curves: CurveArgs;
+  telemetry: TelemetryStore;
+  profiles: ProfileStore;
+  /** Where predictions for real pods are kept until their agent measures them. */
+  predictions?: PredictionLedger;
+  now?: () => number;
+}
+
+export interface LiveScorer extends Scorer {
+  /** Counts since start: nodes given a neutral score for stale telemetry, and predictions by demand source. */
+  readonly stats: { staleNodeScores: number; bySource: Record<DemandSource, number> };
+  registerMetrics(registry: Registry): void;
+}
+
+/** Middle of the finite values: a stale node scores like the typical candidate, neither preferred nor avoided. */
+function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const m = values.length >> 1;
+  return values.length % 2 ? (values[m] as number) : ((values[m - 1] as number) + (values[m] as number)) / 2;
+}
+
+export function create(opts: LiveScorerOptions): LiveScorer {
+  const curveFor = curveResolver(opts.curves);
+  const emptyOff = opts.curves.emptyNodes === 'off';
+  const embeddedHull = convexEnvelope(DEFAULT_POWER_CURVE, emptyOff);
+  // The common case at scale (no agent for the node) builds no string per node per call.
+  const NO_AGENT = 'load: requested CPU (no agent report)';
+  const noAgentBasis = new WeakMap<object, string>();
+  const basisWithoutAgent = (c: { basis: string }): string => {
+    let b = noAgentBasis.get(c);
+    if (b === undefined) noAgentBasis.set(c, (b = `${c.basis}; ${NO_AGENT}`));
+    return b;
+  };
+  // Per report (a report object lives until the node's next poll), so 5,000 reporting nodes cost no curve arrays
+  // and no number formatting per call; the load text is rebuilt when its age in whole seconds changes.
+  const calibrated = new WeakMap<NodeTelemetry, { curve: readonly number[]; hull: readonly (readonly [number, number])[]; basis: string } | null>();
+  const calibratedFor = (t: NodeTelemetry) => {
+    let c = calibrated.get(t);
+    if (c === undefined) {
+      const atU = powerAt(DEFAULT_POWER_CURVE, t.utilisation);
+      const k = t.watts !== null && t.watts > 0 && atU > 0 ? t.watts / atU : 0;
+      c = k > 0 ? { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${(t.watts as number).toFixed(1)} W at this load` } : null;
+      calibrated.set(t, c);
+    }
+    return c;
+  };
+  const loadTexts = new WeakMap<NodeTelemetry, { age: number; text: string }>();
+  const loadText = (t: NodeTelemetry, ageMs: number): string => {
+    const age = Math.round(ageMs / 1000);
+    let l = loadTexts.get(t);
+    if (!l || l.age !== age) {
+      const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` (model ${t.modelId})` : ''}` : '';
+      loadTexts.set(t, (l = { age, text: `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})` }));
+    }
+    return l.text;
+  };
+  const requestedAtReport = new WeakMap<NodeTelemetry, number>();
+  const now = opts.now ?? Date.now;
+  const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
+
+  const score = async (pod: PodDemand, nodes: readonly NodeState[]): Promise<ScoreBatch | Skip> => {
+    const t = now();
+    const { policy, warning: policyWarning } = parsePolicy(pod.annotations?.[ANNOTATIONS.policy]);
+    const demand = predictDemand(pod, opts.profiles, t);
+    // Counted for pods only: power budgets' bare "group as it is" requests are not predictions.
+    if (pod.workload) stats.bySource[demand.source]++;
+    const dMilli = demand.cores * 1000;
+    const n = nodes.length;
+    const marginal = new Float64Array(n);
+    const withPod = new Float64Array(n);
+    const loadAfter = new Float64Array(n);
+    const basis = new Array<string>(n);
+    const skipped = new Map<number, string>();
+    const stale: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as NodeState;
+      const alloc = node.allocatableMilliCPU;
+      if (!(alloc > 0)) {
+        marginal[i] = withPod[i] = loadAfter[i] = NaN;
+        basis[i] = 'skipped';
+        skipped.set(i, 'node reports no allocatable CPU');
+        continue;
+      }
+      let c = curveFor(node);
+      const st = opts.telemetry.state(node.name, t);
+      let uMilli: number;
+      let load: string;
+      if (st.kind === 'fresh') {
+        // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on
+        // the node since the report was first used here (pods bound, or assumed by the filter) is added, so a burst
+        // does not pile onto the node that looked cheapest at the last poll. Never subtracted: the filter's view
+        // includes assumed pods and prioritize's does not, and a pod gone still shows in the report until the next.
+        let base = requestedAtReport.get(st.t);
+        if (base === undefined) requestedAtReport.set(st.t, (base = node.requestedMilliCPU));
+        const since = Math.max(0, node.requestedMilliCPU - base);
+        uMilli = st.t.utilisation * alloc + since;
+        load = since === 0 ? loadText(st.t, st.ageMs) : `${loadText(st.t, st.ageMs)} + ${since}m requested since`;
+        // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
+        // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
+        // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
+        if (c.embedded) c = calibratedFor(st.t) ?? c;
+      } else {
+        uMilli = node.requestedMilliCPU;
+        load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : NO_AGENT;
+        if (st.kind === 'stale') stale.push(i);
+      }
+      basis[i] = load === NO_AGENT ? basisWithoutAgent(c) : `${c.basis}; ${load}`;
+      loadAfter[i] = (uMilli + dMilli) / alloc;
+      if (uMilli + dMilli > alloc * (1 + 1e-9) && dMilli > 0) {
+        // Past capacity the curve has nothing to say (it ends at 100 %): clamping would price the pod at about 0 W
+        // and make the busiest node look free. It is left unestimated (the minimum score); a cap still sees the
+        // node at full power.
+        marginal[i] = NaN;
+        withPod[i] = powerAt(c.curve, 1);
+        skipped.set(i, `saturated: load ${(uMilli / 1000).toFixed(2)} + predicted ${demand.cores.toFixed(2)} cores exceeds ${(alloc / 1000).toFixed(2)} allocatable`);
+        continue;
+      }
+      const w = marginalWatts(c.curve, alloc, uMilli, dMilli, emptyOff, c.hull);
+      marginal[i] = w.marginal;
+      withPod[i] = w.withPod;
+    }
+    if (stale.length > 0) {
+      // Fail open when no candidate has a live estimate: every one is stale, saturated or unscorable.
+      const isStale = new Set(stale);
+      let live = 0;
+      for (let i = 0; i < n; i++) if (!isStale.has(i) && Number.isFinite(marginal[i] as number)) live++;
+      if (live === 0) return { kind: 'skip', reason: `no live estimate: telemetry is stale on ${stale.length} of ${n} candidates and the rest cannot be scored` };
+    }
+    stats.staleNodeScores += stale.length;
+
+    let scoreBy: Float64Array | undefined;
+    if (policy === 'off') {
+      // Neutral: every node the same, so kube-scheduler's own plugins decide.
+      scoreBy = new Float64Array(n);
+    } else if (stale.length > 0 || policy === 'balanced') {
+      scoreBy = Float64Array.from(marginal);
+      const isStale = new Set(stale);
+      const live: number[] = [];
+      for (let i = 0; i < n; i++) if (!isStale.has(i) && Number.isFinite(marginal[i] as number)) live.push(marginal[i] as number);
+      const neutral = live.length > 0 ? median(live) : 0;
+      for (const i of stale) if (Number.isFinite(marginal[i] as number)) scoreBy[i] = neutral;
+      if (policy === 'balanced') {
+        // Half the energy ranking (marginal watts relative to the dearest candidate), half spreading (the node's
+        // load fraction with the pod, as LeastAllocated would see it).
+        let top = 0;
+        for (const w of scoreBy) if (w > top) top = w;
+        for (let i = 0; i < n; i++) {
+          const w = scoreBy[i] as number;
+          if (Number.isFinite(w)) scoreBy[i] = 0.5 * (top > 0 ? w / top : 0) + 0.5 * (loadAfter[i] as number);
+        }
+      }
+    }
+    // Only a real pod (one with a Pod object, hence a workload) is a prediction to check later; power budgets ask
+    // about the group as it is with a bare 0m request.
+    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes, marginal);
+    const warning = [demand.warning, policyWarning].filter(Boolean).join('; ');
+    return {
+      kind: 'batch',
+      marginalWatts: marginal,
+      powerWithPodWatts: withPod,
+      basis,
+      skipped,
+      ...(scoreBy ? { scoreBy } : {}),
+      demand: { cores: demand.cores, source: demand.source, detail: demand.detail, policy, ...(warning ? { warning } : {}), ...(demand.profile ? { profile: demand.profile } : {}) },
+    };
+  };
+
+  return {
+    name: NAME,
+    score,
+    stats,
+    registerMetrics(registry: Registry): void {
+      const m = METRICS.extender;
+      // Counters follow the scorer's own tallies at scrape time, so scoring stays free of metric calls.
+      let reportedStale = 0;
+      const reported: Record<string, number> = {};
+      new Counter({
+        name: m.staleTelemetry,
+        help: "Node scores made neutral because the node agent's telemetry was stale.",
+        registers: [registry],
+        collect() {
+          this.inc(stats.staleNodeScores - reportedStale);
+          reportedStale = stats.staleNodeScores;
+        },
+      });
+      new Counter({
+        name: m.demandSource,
+        help: 'Pod demand predictions by source (history, annotation, requests, limits, sibling, default-request).',
+        labelNames: ['source'],
+        registers: [registry],
+        collect() {
+          for (const [src, v] of Object.entries(stats.bySource)) {
+            this.inc({ source: src }, v - (reported[src] ?? 0));
+            reported[src] = v;
+          }
+        },
+      });
+      new Gauge({
+        name: m.telemetryNodes,
+        help: 'Nodes with agent telemetry, by state (fresh or stale).',
+        labelNames: ['state'],
+        registers: [registry],
+        collect() {
+          const t = now();
+          let f = 0;
+          for (const x of opts.telemetry.list()) if (opts.telemetry.state(x.node, t).kind === 'fresh') f++;
+          this.set({ state: 'fresh' }, f);
+          this.set({ state: 'stale' }, opts.telemetry.size() - f);
+        },
+      });
+      new Gauge({
+        name: m.profileWorkloads,
+        help: 'Workload profiles held by the extender.',
+        registers: [registry],
+        collect() {
+          this.set(opts.profiles.stats().workloads);
+        },
+      });
+    },
+  };
+}
