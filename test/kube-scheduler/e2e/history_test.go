@@ -86,22 +86,26 @@ func TestPlacementFollowsMeasuredHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ext.Stop()
-	// Wait (on the extender's own counter, not a fixed sleep) until each agent was read at least three times: a
-	// history counts once it weighs three fresh samples (profiles.minEffectiveSamples).
-	okPolls := regexp.MustCompile(`wattsched_extender_agent_polls_total\{outcome="ok"\} (\d+)`)
+	// Wait (on the extender's own counters, not a fixed sleep) until each agent was read successfully at least four
+	// times: a history counts once its decay weights sum to profiles.minEffectiveSamples (3), and three samples of any
+	// age weigh a little less than 3. Each round polls both agents, so after R rounds ok = 2R - failed and each agent
+	// has at least R - failed good reads; ok >= 8 + 2*failed therefore guarantees R - failed >= 4 for both.
+	polls := regexp.MustCompile(`wattsched_extender_agent_polls_total\{outcome="(ok|failed)"\} (\d+)`)
 	for {
 		_, body, err := ext.Get("/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := okPolls.FindSubmatch(body); m != nil {
-			if n, _ := strconv.Atoi(string(m[1])); n >= 6 {
-				break
-			}
+		counts := map[string]int{}
+		for _, m := range polls.FindAllSubmatch(body, -1) {
+			counts[string(m[1])], _ = strconv.Atoi(string(m[2]))
+		}
+		if counts["ok"] >= 8+2*counts["failed"] {
+			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the extender never polled the agents:\n%s", ext.Output())
+			t.Fatalf("the extender never polled the agents enough (%v):\n%s", counts, ext.Output())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
