@@ -40,7 +40,6 @@ export function intervalSample(report: NodeReport, gpuModelKnown: boolean): { se
 }
 
 interface Open {
-  startS: number;
   endS: number;
   seconds: number;
   intervals: number;
@@ -76,7 +75,7 @@ export class WindowBuilder {
       this.open = null;
     }
     if (this.open === null) {
-      this.open = { startS: endS - s.seconds, endS, seconds: 0, intervals: 0, source: s.source, joules: 0, counts: new Map(Object.keys(s.counters).map((k) => [k, 0])) };
+      this.open = { endS, seconds: 0, intervals: 0, source: s.source, joules: 0, counts: new Map(Object.keys(s.counters).map((k) => [k, 0])) };
     }
     const w = this.open;
     w.endS = endS;
@@ -93,7 +92,9 @@ export class WindowBuilder {
     this.open = null;
     const counters: Record<string, number> = {};
     for (const [k, v] of w.counts) counters[k] = v / w.seconds;
-    return { start: w.startS, end: w.endS, counters, watts: w.joules / w.seconds };
+    // The span is the measured time (monotonic) ending at the last reading's wall clock: wall stamps taken after
+    // each read jitter by the read's duration, which would make the span disagree with the time the means cover.
+    return { start: w.endS - w.seconds, end: w.endS, counters, watts: w.joules / w.seconds };
   }
 
   private skip(reason: SkipReason, n: number): void {
