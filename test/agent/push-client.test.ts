@@ -4,15 +4,16 @@
 // newest windows; mTLS with a client certificate instead of a token.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import Value from 'typebox/value';
 import { buildModelServer } from '../../src/model/server/app.js';
+import { readSegment } from '../../src/model/server/sample-log.js';
 import { ModelServerConfigSchema, type ModelServerConfig } from '../../src/shared/config/model-server.js';
-import type { ModelEntry, SampleWindow } from '../../src/shared/wire/model.js';
+import type { ModelEntry } from '../../src/shared/wire/model.js';
 import { ModelServerClient } from '../../src/agent/push/client.js';
 import { Pusher, type PusherOptions } from '../../src/agent/push/pusher.js';
 import type { NodeReport } from '../../src/shared/wire/agent.js';
@@ -197,8 +198,10 @@ describe('when the server is away', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const client = new ModelServerClient({ url: `http://127.0.0.1:${port}`, tokenFile, timeoutMs: 2000 });
-    const p = pusher(client, { maxQueuedWindows: 20, batchSize: 8, runId: 'run-bounded' });
+    const down = new ModelServerClient({ url: `http://127.0.0.1:${port}`, tokenFile, timeoutMs: 2000 });
+    // The server comes back at another address; the pusher keeps its queue and its pending batch across the switch.
+    let current = down;
+    const p = pusher({ post: (batch, key) => current.post(batch, key) }, { maxQueuedWindows: 20, batchSize: 8, runId: 'run-bounded' });
     for (let i = 1; i <= 50; i++) {
       p.offer(report(1_700_004_000 + i, 100 + i));
       if (i === 10) expect(await p.flush()).toBe(false); // cuts a batch of 8 that waits for the server
@@ -206,17 +209,20 @@ describe('when the server is away', () => {
     // 8 in the pending batch (windows 1–8), the queue holds the newest 20 (31–50): 9–30 were dropped.
     expect(p.queued).toBe(28);
     expect(p.stats.droppedOverflow).toBe(22);
-    client.close();
-    const data = mkdtempSync(join(tmp, 'data-back-'));
-    const back = await buildModelServer(serverConfig(), { dataDir: data, logger: false });
-    await back.listen({ port, host: '127.0.0.1' });
+    down.close();
+    const backDir = mkdtempSync(join(tmp, 'data-back-'));
+    const { app: back, url: backUrl } = await startServer(backDir);
     try {
-      const client2 = new ModelServerClient({ url: `http://127.0.0.1:${port}`, tokenFile, timeoutMs: 5000 });
-      (p as unknown as { opts: PusherOptions }).opts.client = client2;
+      current = new ModelServerClient({ url: backUrl, tokenFile, timeoutMs: 5000 });
       expect(await p.flush()).toBe(true);
       expect(p.stats.acknowledged).toBe(28);
       expect(await samplesOf(back)).toBe(28);
-      client2.close();
+      // Which ones: the batch cut before the outage (1–8) and the newest 20 (31–50), read from the server's log.
+      const ends: number[] = [];
+      const segs = join(backDir, FP, 'samples');
+      for (const f of readdirSync(segs)) for (const r of (await readSegment(join(segs, f))).records) ends.push(...r.windows.map((w) => w.end - 1_700_004_000));
+      expect(ends.sort((a, b) => a - b)).toEqual([...Array.from({ length: 8 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => i + 31)]);
+      current.close();
     } finally {
       await back.close();
     }
@@ -261,4 +267,3 @@ test('a client without any credential does not start', () => {
   expect(() => new ModelServerClient({ url: 'http://127.0.0.1:1', tokenFile: join(tmp, 'missing'), timeoutMs: 1000 })).toThrow(/missing/);
 });
 
-export type { SampleWindow };
