@@ -144,12 +144,18 @@ describe.skipIf(!existsSync(CLI))('agent → model server (built CLI; skipped wi
       }
       expect(stored.length).toBeGreaterThanOrEqual(40);
       for (const w of stored) {
-        // The agent's interval and the fake's 50 ms steps do not line up, so a window may hold one step more or less.
-        expect(w.watts).toBeGreaterThan(WATTS_IDLE * 0.8);
-        expect(w.watts).toBeLessThan((WATTS_IDLE + WATTS_SPAN) * 1.2);
-        expect(w.end - w.start).toBeGreaterThanOrEqual(0.29);
+        expect(w.end - w.start).toBeGreaterThanOrEqual(0.3 - 1e-9);
         expect(Object.keys(w.counters)).toContain('cpu_seconds_per_s');
       }
+      // Energy is conserved across windows: the fake writes 1,000–1,500 W, so the time-weighted mean lies there up to
+      // the energy not yet written at either end (one 50 ms step, or a stall of the writer on this shared machine).
+      // A single window can be off by such a step or stall, so most windows, not all, must lie near that range.
+      const seconds = stored.reduce((a, w) => a + (w.end - w.start), 0);
+      const mean = stored.reduce((a, w) => a + w.watts * (w.end - w.start), 0) / seconds;
+      expect(mean).toBeGreaterThan(WATTS_IDLE * 0.9);
+      expect(mean).toBeLessThan((WATTS_IDLE + WATTS_SPAN) * 1.1);
+      const near = stored.filter((w) => w.watts > WATTS_IDLE * 0.7 && w.watts < (WATTS_IDLE + WATTS_SPAN) * 1.3).length;
+      expect(near / stored.length).toBeGreaterThanOrEqual(0.9);
 
       // Retrain from those windows: the first model for this fingerprint is published as version 1.
       const retrain = await fetch(`${server.url}/v1/models/${fp}/retrain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
