@@ -16,6 +16,9 @@ import { ModelServerConfigSchema, type ModelServerConfig } from '../../src/share
 import type { ModelEntry } from '../../src/shared/wire/model.js';
 import { ModelServerClient } from '../../src/agent/push/client.js';
 import { Pusher, type PusherOptions } from '../../src/agent/push/pusher.js';
+import { openPush } from '../../src/agent/push/open.js';
+import { AgentConfigSchema, type AgentConfig } from '../../src/shared/config/agent.js';
+import { FakeTree } from './fake-sysfs.js';
 import type { NodeReport } from '../../src/shared/wire/agent.js';
 
 const TOKEN = 'push-test-token-0123456789';
@@ -267,3 +270,40 @@ test('a client without any credential does not start', () => {
   expect(() => new ModelServerClient({ url: 'http://127.0.0.1:1', tokenFile: join(tmp, 'missing'), timeoutMs: 1000 })).toThrow(/missing/);
 });
 
+
+describe('openPush (config → client, fingerprint, pusher)', () => {
+  const cpuinfo = (model: string, sockets: number, coresPerSocket: number): string =>
+    Array.from({ length: sockets }, (_, s) => `processor\t: ${s}\nvendor_id\t: GenuineIntel\nmodel name\t: ${model}\nphysical id\t: ${s}\ncpu cores\t: ${coresPerSocket}\n`).join('\n');
+  const configWith = (procRoot: string, push: Record<string, unknown>): AgentConfig =>
+    Value.Parse(AgentConfigSchema, Value.Default(AgentConfigSchema, { power: { procRoot, dmiRoot: join(procRoot, 'no-dmi') }, push })) as AgentConfig;
+
+  test('off without a url; the fingerprint is the server\'s fingerprint() of /proc/cpuinfo, GPU model included', () => {
+    const proc = new FakeTree('wattsched-push-proc-');
+    try {
+      proc.write('cpuinfo', cpuinfo('Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz', 2, 20));
+      expect(openPush(configWith(proc.root, {}), 'n1')).toBeNull();
+      const opened = openPush(configWith(proc.root, { url: 'http://127.0.0.1:1', tokenFile }), 'n1');
+      // (R) removed, runs of other characters to '-': 2 sockets of 20 cores.
+      expect(opened?.fingerprint).toBe('intel-xeon-gold-6230-cpu-2-10ghz-s2-c40');
+      opened?.client.close();
+      const gpu = openPush(configWith(proc.root, { url: 'http://127.0.0.1:1', tokenFile, gpuModel: 'NVIDIA H100 80GB HBM3' }), 'n1');
+      expect(gpu?.fingerprint).toBe('intel-xeon-gold-6230-cpu-2-10ghz-s2-c40-gpu-nvidia-h100-80gb-hbm3');
+      gpu?.client.close();
+    } finally {
+      proc.cleanup();
+    }
+  });
+
+  test('a fingerprint the server would refuse (over 128 characters) stops the start and names push.fingerprint', () => {
+    const proc = new FakeTree('wattsched-push-proc-');
+    try {
+      proc.write('cpuinfo', cpuinfo(`Vendor ${'VeryLongModelName '.repeat(8)}`, 1, 4));
+      expect(() => openPush(configWith(proc.root, { url: 'http://127.0.0.1:1', tokenFile }), 'n1')).toThrow(/set push\.fingerprint/);
+      const own = openPush(configWith(proc.root, { url: 'http://127.0.0.1:1', tokenFile, fingerprint: 'my-fleet-a' }), 'n1');
+      expect(own?.fingerprint).toBe('my-fleet-a');
+      own?.client.close();
+    } finally {
+      proc.cleanup();
+    }
+  });
+});
