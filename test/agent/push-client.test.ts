@@ -9,6 +9,7 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import Value from 'typebox/value';
 import { buildModelServer } from '../../src/model/server/app.js';
 import { readSegment } from '../../src/model/server/sample-log.js';
@@ -22,6 +23,14 @@ import { FakeTree } from './fake-sysfs.js';
 import type { NodeReport } from '../../src/shared/wire/agent.js';
 
 const TOKEN = 'push-test-token-0123456789';
+const promtool = (() => {
+  try {
+    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const FP = 'test-cpu-s1-c4';
 const tmp = mkdtempSync(join(tmpdir(), 'wattsched-push-'));
 const tokenFile = join(tmp, 'token');
@@ -145,6 +154,17 @@ describe('against the model server', () => {
     expect(p.queued).toBe(0);
     expect(await samplesOf(app)).toBe(10);
     client.close();
+    // The same numbers on /metrics, and the exposition passes promtool's lint where the prometheus package is.
+    const reg = new Registry();
+    p.offer({ ...report(1_700_000_100, 100), power: { ...(report(0, 0).power as NonNullable<NodeReport['power']>), source: 'model' } });
+    p.register(reg);
+    const text = await reg.metrics();
+    expect(text).toContain('wattsched_agent_push_windows_total{result="made"} 10');
+    expect(text).toContain('wattsched_agent_push_windows_total{result="acknowledged"} 10');
+    expect(text).toContain('wattsched_agent_push_requests_total{result="ok"} 3');
+    expect(text).toContain('wattsched_agent_push_skipped_intervals_total{reason="estimated"} 1');
+    expect(text).toContain('wattsched_agent_push_queued_windows 0');
+    if (promtool) expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim()).toBe('');
   });
 
   test('an acknowledgement lost on the way back: the retry carries the same key and the windows are stored once', async () => {
