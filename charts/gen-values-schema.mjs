@@ -67,6 +67,7 @@ export function valuesSchema({ agent, extender, modelServer }) {
           ],
         },
         checkpointHostPath: { type: 'string', pattern: '^(/.*)?$' },
+        push: obj({ enabled: bool }),
         resources,
         tolerations: list,
         nodeSelector: stringMap,
@@ -86,6 +87,7 @@ export function valuesSchema({ agent, extender, modelServer }) {
       modelServer: obj({
         enabled: bool,
         config: componentSchema(modelServer),
+        auth: obj({ existingSecret: str }),
         resources,
         persistence: obj({
           enabled: bool,

@@ -64,12 +64,14 @@ ctr=$(buildah from --quiet "$image") || { bad "buildah from $image"; finish; }
 trap 'buildah rm "$ctr" >/dev/null 2>&1; buildah rmi "$image" >/dev/null 2>&1' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
-# Runs one server in the container (as the image's user, the entrypoint's node and CLI) and waits for /healthz.
+# Runs one server in the container (as the image's user, the entrypoint's node and CLI) and waits for /healthz;
+# run_opts are extra `buildah run` options (volumes).
+run_opts=()
 serve_and_check() { # name, path, args...
   local name=$1 path=$2; shift 2
   local port; port=$(free_port)
   local logf; logf=$(mktemp)
-  buildah run --runtime "$runtime" --isolation oci --network host "$ctr" -- /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
+  buildah run --runtime "$runtime" --isolation oci --network host "${run_opts[@]}" "$ctr" -- /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
   local pid=$!
   local body=""
   for _ in $(seq 1 120); do
@@ -85,7 +87,17 @@ serve_and_check() { # name, path, args...
 whoami_in=$(buildah run --runtime "$runtime" --isolation oci "$ctr" -- /usr/bin/id -u 2>&1)
 [ "$whoami_in" = "65532" ] && ok "processes in the container run as uid 65532" || bad "uid in the container: $whoami_in"
 serve_and_check extender /healthz extender
-serve_and_check model-server /healthz model-server --data-dir /tmp/models
+# The model server refuses to start without a credential for its mutating routes: give it a token file the way
+# the chart does (a read-only mount; here a host directory instead of a Secret).
+secrets=$(mktemp -d)
+chmod 755 "$secrets"
+od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$secrets/token"
+printf 'auth:\n  tokenFile: /run/secrets/wattsched/token\n' >"$secrets/model-server.yaml"
+chmod 644 "$secrets/token" "$secrets/model-server.yaml"
+run_opts=(--volume "$secrets:/run/secrets/wattsched:ro")
+serve_and_check model-server /healthz model-server --config /run/secrets/wattsched/model-server.yaml --data-dir /tmp/models
+run_opts=()
+rm -rf "$secrets"
 
 # The agent as the chart runs it: uid 0 with every capability dropped but BPF and PERFMON, the host's cgroupfs,
 # BTF and tracefs read-only, under a seccomp profile that grants bpf() for CAP_BPF and perf_event_open() for

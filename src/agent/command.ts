@@ -18,6 +18,7 @@ import { openNodePower } from './meter/select.js';
 import { NodeCpu } from './meter/procstat.js';
 import { EnergyAccounting } from './monitor/energy.js';
 import { Monitor } from './monitor/monitor.js';
+import { openPush } from './push/open.js';
 import { KubePodDirectory, type PodDirectory, StandalonePods, kubeconfigSource } from './resource/pods.js';
 
 const HELP = `usage: wattsched agent [options]
@@ -28,7 +29,8 @@ const HELP = `usage: wattsched agent [options]
   --interval D        time between readings: 1s, 500ms, 2m (default 1s)
   --collector C       auto | ebpf | fallback (default auto)
   --config FILE       YAML/JSON config file (see docs/agent.md); WATTSCHED_AGENT_* variables override it
-                      (power.meters, power.idlePolicy, power.checkpointPath, metrics.keplerNames, ...)
+                      (power.meters, power.idlePolicy, power.checkpointPath, metrics.keplerNames,
+                      push.url and push.tokenFile to send metered windows to the model server, ...)
   --log-level L       trace | debug | info | warn | error | silent
   --once              take two readings one interval apart, print the report and exit
   --json              with --once: print the report as JSON (default: a short table)
@@ -183,18 +185,25 @@ export async function main(argv: string[]): Promise<void> {
   const pods = await podDirectory(config, node, log, process.env);
   const energy = await openEnergy(config, log);
   let observe: (s: number) => void = () => {};
-  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s) });
+  const push = openPush(config, node, log);
+  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s), ...(push === null ? {} : { onReport: (r) => push.pusher.offer(r) }) });
   const { registry, observeRead } = createMetrics(monitor, { keplerNames: config.metrics.keplerNames, node });
   observe = observeRead;
+  push?.pusher.register(registry);
   const app = await buildServer({ monitor, intervalMs: config.intervalMs, registry, logger: log });
   // Release in reverse order of acquisition: stop reading, stop serving, then detach the BPF program.
   app.addHook('onClose', async () => {
     monitor.stop();
+    if (push !== null) {
+      await push.pusher.stop();
+      push.client.close();
+    }
     await energy.close();
     await pods.close();
     await collector.close();
   });
   monitor.start(config.intervalMs);
+  push?.pusher.start();
   const address = await app.listen({ port: config.port, host: config.host });
   log.info({ address }, `listening at ${address}`);
   await new Promise<void>((resolve) => {

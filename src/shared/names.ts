@@ -75,6 +75,10 @@ export const METRICS = {
     droppedSeries: 'wattsched_agent_dropped_series_total',
     checkpointFailures: 'wattsched_agent_checkpoint_failures_total',
     powerErrors: 'wattsched_agent_power_errors_total',
+    pushWindows: 'wattsched_agent_push_windows_total',
+    pushSkippedIntervals: 'wattsched_agent_push_skipped_intervals_total',
+    pushRequests: 'wattsched_agent_push_requests_total',
+    pushQueued: 'wattsched_agent_push_queued_windows',
   },
   /** Kepler v0.10-v0.11 names, exported alongside when metrics.keplerNames is on. */
   kepler: {

@@ -7,9 +7,9 @@ export interface ChartCase {
 export const CASES: readonly ChartCase[] = [
   { name: 'defaults', values: {} },
   {
-    name: 'everything on (cert-manager TLS with its own CA, monitoring, dashboard, checkpoint, host PID, Localhost seccomp, scheduler CIDRs)',
+    name: 'everything on (cert-manager TLS with its own CA, monitoring, dashboard, checkpoint, host PID, Localhost seccomp, scheduler CIDRs, agents pushing to the model server)',
     values: {
-      agent: { hostPID: true, checkpointHostPath: '/var/lib/wattsched', seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/wattsched-agent.json' } },
+      agent: { hostPID: true, checkpointHostPath: '/var/lib/wattsched', seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/wattsched-agent.json' }, push: { enabled: true } },
       extender: { config: { urlPrefix: '/wattsched', powerCurves: { byLabelValue: { 'm5.large': [100, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300] } } } },
       tls: { enabled: true, certManager: { enabled: true } },
       networkPolicy: { schedulerCIDRs: ['10.0.0.0/24'] },
@@ -37,6 +37,10 @@ export const CASES: readonly ChartCase[] = [
       scheduler: { second: { enabled: false }, defaultScheduler: { renderConfig: false } },
       networkPolicy: { enabled: false, metricsFrom: [] },
     },
+  },
+  {
+    name: 'model server token from a Secret you made, agents pushing with it',
+    values: { agent: { push: { enabled: true } }, modelServer: { auth: { existingSecret: 'my-model-token' } } },
   },
   {
     name: 'policies with no peers at all',

@@ -19,7 +19,7 @@ const EVERYTHING = CASES[1]!;
 /** Every kind the chart can render, to prove uninstall leaves none of them behind. */
 const KINDS =
   'daemonsets,deployments,services,configmaps,serviceaccounts,persistentvolumeclaims,poddisruptionbudgets,networkpolicies,roles,rolebindings,' +
-  'clusterroles,clusterrolebindings,servicemonitors,podmonitors,prometheusrules,certificates,issuers';
+  'clusterroles,clusterrolebindings,servicemonitors,podmonitors,prometheusrules,certificates,issuers,secrets';
 
 function crdFiles(): string[] {
   const files = (process.env.WATTSCHED_CRD_FILES ?? '').split(':').filter(Boolean);
@@ -100,9 +100,14 @@ describe('helm install, upgrade and uninstall (the documented commands) against 
     }
   });
 
-  it('helm upgrade changes what it should', () => {
+  it('helm upgrade changes what it should, and keeps the generated model server token (lookup)', () => {
+    const token = () => cp.k(['-n', NAMESPACE, 'get', 'secret', `${RELEASE}-model-server-token`, '-o', 'jsonpath={.data.token}']);
+    const before = token();
+    expect(Buffer.from(before, 'base64').toString('utf8')).toMatch(/^[A-Za-z0-9]{48}$/);
     helm(['upgrade', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(EVERYTHING.values), '--set', 'extender.replicas=3']);
     expect(cp.k(['-n', NAMESPACE, 'get', 'deployment', `${RELEASE}-extender`, '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
+    // A new token would lock out every agent still holding the old one until it restarts.
+    expect(token()).toBe(before);
     expect(helm(['status', RELEASE, '--namespace', NAMESPACE, '-o', 'json'])).toMatch(/"version":2/);
   });
 

@@ -11,6 +11,7 @@ import { AgentConfigSchema } from '../../src/shared/config/agent.js';
 import { ExtenderConfigSchema } from '../../src/shared/config/extender.js';
 import { ModelServerConfigSchema } from '../../src/shared/config/model-server.js';
 import { METRICS } from '../../src/shared/names.js';
+import { resolveAuth } from '../../src/model/server/auth.js';
 import { CASES } from './cases.js';
 import { CHART, NAMESPACE, REPO, find, helmBinary, helmTemplate, parsePromql, render, run, valuesFile } from './helm.js';
 import { type Manifest, policyViolations } from './policy.js';
@@ -274,5 +275,70 @@ describe('one KubeSchedulerConfiguration: the harness file with only the documen
     // kube-scheduler ignores --kubeconfig when --config is given (options.ApplyTo), so the file must carry it.
     expected.clientConnection = { ...expected.clientConnection, kubeconfig: '/etc/kubernetes/scheduler.conf' };
     expect(rendered).toEqual(expected);
+  });
+});
+
+describe('the model server token (issue 10: the server refuses to start without a credential)', () => {
+  const envOf = (c: Manifest): Record<string, string> => Object.fromEntries((c.env as Manifest[]).filter((e) => 'value' in e).map((e) => [e.name, e.value]));
+  const mountOf = (spec: Manifest, secret: string): string => {
+    const vol = spec.volumes.find((v: Manifest) => v.secret?.secretName === secret);
+    expect(vol, `a volume of Secret ${secret}`).toBeDefined();
+    expect(vol.secret.items).toEqual([{ key: 'token', path: 'token' }]);
+    const vm = spec.containers[0].volumeMounts.find((m: Manifest) => m.name === vol.name);
+    expect(vm.readOnly).toBe(true);
+    return `${vm.mountPath}/token`;
+  };
+
+  it('defaults: a generated token Secret, mounted into the model server as auth.tokenFile, which then starts; agents do not push', () => {
+    const ms = render({});
+    const secret = find(ms, 'Secret', 'wattsched-model-server-token');
+    const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
+    expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
+    const spec = podSpec(find(ms, 'Deployment', 'wattsched-model-server'));
+    const env = envOf(spec.containers[0]);
+    expect(env.WATTSCHED_MODEL_SERVER_AUTH__TOKEN_FILE).toBe(mountOf(spec, 'wattsched-model-server-token'));
+    // The server's own loader and auth check accept what the chart gives it (the mount path stands in for a file here).
+    const cm = join(scratch, 'ms-token.yaml');
+    writeFileSync(cm, find(ms, 'ConfigMap', 'wattsched-model-server').data['model-server.yaml']);
+    const tokenFile = join(scratch, 'token');
+    writeFileSync(tokenFile, token);
+    const cfg = loadConfig(ModelServerConfigSchema, { file: cm, env: { ...env, WATTSCHED_MODEL_SERVER_AUTH__TOKEN_FILE: tokenFile }, envPrefix: 'WATTSCHED_MODEL_SERVER_' });
+    expect(resolveAuth(cfg).tokenDigest).not.toBeNull();
+    // Without the chart's variable the same file is refused: the token is what lets it start.
+    expect(() => resolveAuth(loadConfig(ModelServerConfigSchema, { file: cm, env: {}, envPrefix: 'WATTSCHED_MODEL_SERVER_' }))).toThrow(/allowUnauthenticated|credential|auth/);
+    const agent = podSpec(find(ms, 'DaemonSet', 'wattsched-agent'));
+    expect(Object.keys(envOf(agent.containers[0])).filter((k) => k.startsWith('WATTSCHED_AGENT_PUSH'))).toEqual([]);
+    expect(agent.volumes.filter((v: Manifest) => v.secret)).toEqual([]);
+  });
+
+  it('agent.push.enabled: agents get the release model server URL and the same token file; their loader takes both', () => {
+    const ms = render({ agent: { push: { enabled: true } } });
+    const agent = podSpec(find(ms, 'DaemonSet', 'wattsched-agent'));
+    const env = envOf(agent.containers[0]);
+    expect(env.WATTSCHED_AGENT_PUSH__URL).toBe('http://wattsched-model-server.wattsched.svc:8100');
+    expect(env.WATTSCHED_AGENT_PUSH__TOKEN_FILE).toBe(mountOf(agent, 'wattsched-model-server-token'));
+    const cm = join(scratch, 'agent-push.yaml');
+    writeFileSync(cm, find(ms, 'ConfigMap', 'wattsched-agent').data['agent.yaml']);
+    const cfg = loadConfig(AgentConfigSchema, { file: cm, env, envPrefix: 'WATTSCHED_AGENT_' });
+    expect(cfg.push).toMatchObject({ url: 'http://wattsched-model-server.wattsched.svc:8100', tokenFile: '/etc/wattsched/model-server-token/token' });
+    // No RBAC on Secrets: a mount needs none.
+    expect(ms.filter((m) => m.kind.endsWith('Role')).flatMap((m) => m.rules).filter((r: Manifest) => r.resources.includes('secrets'))).toEqual([]);
+    // A URL of yours wins; without a model server and without a URL the chart refuses.
+    const own = podSpec(find(render({ agent: { push: { enabled: true }, config: { push: { url: 'http://models.example:8100' } } } }), 'DaemonSet', 'wattsched-agent'));
+    expect(envOf(own.containers[0]).WATTSCHED_AGENT_PUSH__URL).toBe('http://models.example:8100');
+    const r = helmTemplate({ agent: { push: { enabled: true } }, modelServer: { enabled: false } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/agent.push.enabled needs modelServer.enabled or agent.config.push.url/);
+  });
+
+  it('modelServer.auth.existingSecret: no generated Secret, both sides mount yours', () => {
+    const ms = render({ agent: { push: { enabled: true } }, modelServer: { auth: { existingSecret: 'my-model-token' } } });
+    expect(ms.filter((m) => m.kind === 'Secret')).toEqual([]);
+    mountOf(podSpec(find(ms, 'Deployment', 'wattsched-model-server')), 'my-model-token');
+    mountOf(podSpec(find(ms, 'DaemonSet', 'wattsched-agent')), 'my-model-token');
+  });
+
+  it('no model server and no push: no token Secret', () => {
+    expect(render({ modelServer: { enabled: false } }).filter((m) => m.kind === 'Secret')).toEqual([]);
   });
 });

@@ -93,3 +93,12 @@ and runs). Substituted: the extender's urlPrefix and verbs (from extender.config
 - {{ toYaml . | nindent 2 | trim }}
 {{- end }}
 {{- end -}}
+
+{{/* The Secret holding the model server's bearer token (key `token`): yours, or the one the chart generates. */}}
+{{- define "wattsched.modelServerTokenSecret" -}}
+{{- .Values.modelServer.auth.existingSecret | default (printf "%s-model-server-token" (include "wattsched.name" .)) -}}
+{{- end -}}
+
+{{- define "wattsched.modelServerURL" -}}
+http://{{ include "wattsched.name" . }}-model-server.{{ .Release.Namespace }}.svc:{{ include "wattsched.modelServerPort" . }}
+{{- end -}}

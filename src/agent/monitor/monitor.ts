@@ -26,6 +26,8 @@ export interface MonitorOptions {
   energy?: EnergyAccounting;
   /** Called with each reading's duration, for the read-duration histogram. */
   onRead?: (seconds: number) => void;
+  /** Called with each published report (the model-server push builds its windows from them). */
+  onReport?: (report: NodeReport) => void;
 }
 
 export class Monitor {
@@ -87,6 +89,7 @@ export class Monitor {
     this.previous = reading;
     this.report = Object.freeze(report);
     this.lastReadAt = performance.now();
+    this.opts.onReport?.(this.report);
     return this.report;
   }
 

@@ -122,6 +122,40 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * Windows of node counters with metered node watts, sent to `wattsched model-server` (POST /v1/samples) so it
+     * can retrain per hardware fingerprint. Off without a url; never sent while the watts are the model's estimate.
+     */
+    push: Type.Object(
+      {
+        /** Model server base URL, e.g. http://wattsched-model-server:8100 (https:// for TLS). */
+        url: Type.Optional(Type.String({ pattern: '^https?://' })),
+        /** File holding the bearer token (a mounted Secret), read once at start. */
+        tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** CA that signed the server's certificate (https); default: the system's roots. */
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Client certificate and key for mTLS, instead of or beside the token. */
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Length of one window: readings are averaged until they cover this much time. */
+        windowMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+        /** Time between uploads; each upload drains the queue in batches. */
+        intervalMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 60_000 }),
+        /** Windows per POST (the server takes at most 10,000 and 1 MiB by default). */
+        batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+        /** Windows waiting to be sent; beyond it the oldest are dropped and counted, so a down server costs bounded memory. */
+        maxQueuedWindows: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+        /** Retry delays double from the first up to the max, with jitter. */
+        initialBackoffMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000 }),
+        maxBackoffMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 300_000 }),
+        /** GPU model for the fingerprint (e.g. "NVIDIA H100 80GB HBM3"); windows with GPU watts are not sent without it. */
+        gpuModel: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        /** Overrides the fingerprint computed from /proc/cpuinfo (and gpuModel). */
+        fingerprint: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,127}$' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     metrics: Type.Object(
       {
         /** Also export kepler_{node,pod,container}_cpu_joules_total with Kepler v0.10-v0.11 labels. */
