@@ -143,9 +143,11 @@ describe('slow clients', () => {
     expect(first.after.external - before.external).toBeLessThan(2 * MiB);
     expect(second.after.external - before.external).toBeLessThan(2 * MiB);
     // Whether the allocator hands freed pages back to the OS at once is its business; what must hold is that a
-    // second wave reuses them: RSS does not ratchet up by another wave's worth (32 MiB).
-    expect(second.after.rss - first.after.rss).toBeLessThan(8 * MiB);
-    expect(second.during.rss - first.during.rss).toBeLessThan(8 * MiB);
+    // second wave reuses them: RSS does not ratchet up by another wave's worth (32 MiB). Half a wave is the line: a
+    // leak of the held bodies shows as ~32 MiB, while heap growth, code and metrics moved RSS by up to 8 MiB between
+    // waves in full-suite runs here.
+    expect(second.after.rss - first.after.rss).toBeLessThan(16 * MiB);
+    expect(second.during.rss - first.during.rss).toBeLessThan(16 * MiB);
 
     // The server serves normally afterwards.
     expect((await post(ext.port, '/prioritize', NAMES_BODY)).status).toBe(200);
