@@ -6,9 +6,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { NvidiaMeter, PmonAccumulator, SMI_FIELDS, SmiAccumulator, parsePmonLine, parseSmiLine, smiHeaderFields } from '../../src/agent/meter/nvidia.js';
 import { gpuWattsByRow } from '../../src/agent/attribution/rows.js';
 import { FakeTree } from './fake-sysfs.js';
+import { sharedDataDir } from '../../bench/paths.js';
 
-const DATA = '/work/shared/data/gpu-h100/gpu_samples.csv';
-const here = existsSync(DATA);
+// The recorded run lies in the shared data beside the checkout (WATTSCHED_DATA_DIR overrides), as CI lays it out.
+const DATA = join(sharedDataDir(), 'gpu-h100/gpu_samples.csv');
 let tree: FakeTree | undefined;
 afterEach(() => tree?.cleanup());
 
@@ -25,7 +26,7 @@ describe('parseSmiLine', () => {
     expect(parseSmiLine(SMI_FIELDS, '')).toBeNull();
   });
 
-  test.skipIf(!here)('replays the recorded H100 run: every one of its 4,180 rows parses, with its power', () => {
+  test('replays the recorded H100 run: every one of its 4,180 rows parses, with its power', () => {
     const [header, ...lines] = readFileSync(DATA, 'utf8').trim().split('\n');
     const fields = smiHeaderFields(header as string);
     expect(fields.slice(1, 4)).toEqual(['power.draw', 'power.draw.instant', 'utilization.gpu']);
@@ -37,7 +38,7 @@ describe('parseSmiLine', () => {
   });
 });
 
-const PMON = '/work/shared/data/gpu-h100/gpu_pmon.txt';
+const PMON = join(sharedDataDir(), 'gpu-h100/gpu_pmon.txt');
 describe('per-process GPU use (nvidia-smi pmon -s um)', () => {
   test.each([
     ['    0        433     C     75     26      -      -      -      -   1514      0    python3        ', { gpu: 0, pid: 433, sm: 75 }],
@@ -48,7 +49,7 @@ describe('per-process GPU use (nvidia-smi pmon -s um)', () => {
 
   // Counted with awk on the file: 432 lines, 20 headers, 217 rows without a process, 195 with one (16 distinct
   // pids, one per load phase), 192 of those with an SM sample.
-  test.skipIf(!existsSync(PMON))('replays the recorded pmon output: 195 process rows, 16 processes, 192 SM samples', () => {
+  test('replays the recorded pmon output: 195 process rows, 16 processes, 192 SM samples', () => {
     const recs = readFileSync(PMON, 'utf8').split('\n').map(parsePmonLine).filter((r) => r !== null);
     expect(recs).toHaveLength(195);
     expect(new Set(recs.map((r) => r.pid)).size).toBe(16);
@@ -111,7 +112,7 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('NvidiaMeter', () => {
-  test.skipIf(!here)('an interval is the mean of the samples that arrived in it (first idle phase of the H100 run)', async () => {
+  test('an interval is the mean of the samples that arrived in it (first idle phase of the H100 run)', async () => {
     tree = new FakeTree();
     const [header, ...rows] = readFileSync(DATA, 'utf8').trim().split('\n');
     const cols = (header as string).split(',').map((s) => s.trim());
