@@ -1,6 +1,5 @@
 // Every /metrics endpoint must pass `promtool check metrics` (Prometheus's own linter): the agent's suite checks the
 // agent; this one checks the extender and the model server with series of every kind present.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +9,9 @@ import { describe, expect, test } from 'vitest';
 import { buildModelServer } from '../../src/model/server/app.js';
 import { ModelServerConfigSchema, type ModelServerConfig } from '../../src/shared/config/model-server.js';
 import { makeApp, post } from '../extender/helpers.js';
+import { promtoolLint } from '../promtool.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-function promtool(text: string): string {
-  // scripts/apt-packages.txt installs the prometheus package, which ships promtool: its absence is a set-up failure.
-  return execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-}
 
 describe('promtool check metrics', () => {
   test('the extender, after filter, prioritize and a bad request', async () => {
@@ -28,7 +23,7 @@ describe('promtool check metrics', () => {
       expect((await post(app, '/prioritize', '{"Pod":')).statusCode).toBe(400);
       const text = (await app.inject('/metrics')).body;
       expect(text).toContain('wattsched_extender_request_duration_seconds');
-      expect(promtool(text).trim()).toBe('');
+      expect(promtoolLint(text)).toBe('');
     } finally {
       await app.close();
     }
@@ -43,7 +38,7 @@ describe('promtool check metrics', () => {
       expect((await app.inject({ method: 'POST', url: '/v1/samples', payload: {} })).statusCode).toBe(401);
       const text = (await app.inject('/metrics')).body;
       expect(text).toContain('wattsched_model_server');
-      expect(promtool(text).trim()).toBe('');
+      expect(promtoolLint(text)).toBe('');
     } finally {
       await app.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,21 +1,14 @@
 // Workload identity: the stable name a pod's energy profile is filed under, so that profiles survive pod churn.
 // Derived from the owner chain using only what the pod itself carries (owner references and labels), which keeps
 // the agent's API access to one node-scoped pod watch.
-import type { OwnerRef } from '../../shared/workload.js';
+import type { WorkloadMeta } from '../../shared/workload.js';
 import type { Qos } from '../../shared/wire/agent.js';
 
 export { workloadOf, type OwnerRef } from '../../shared/workload.js';
 
 /** The subset of a v1.Pod the agent reads. */
 export interface PodLike {
-  metadata?: {
-    uid?: string | undefined;
-    name?: string | undefined;
-    namespace?: string | undefined;
-    labels?: Record<string, string> | undefined;
-    annotations?: Record<string, string> | undefined;
-    ownerReferences?: OwnerRef[] | undefined;
-  } | undefined;
+  metadata?: WorkloadMeta | undefined;
   spec?: { containers?: { name: string; resources?: { requests?: Record<string, string | number> | undefined } | undefined }[] | undefined } | undefined;
   status?: {
     qosClass?: string | undefined;
