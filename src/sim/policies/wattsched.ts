@@ -5,7 +5,11 @@
 import { capViolations, evaluate, priorities } from '../../extender/decisions/evaluate.js';
 import type { NodeState } from '../../extender/nodes/state.js';
 import type { PodDemand } from '../../extender/protocol/pod.js';
-import * as powerCurve from '../../extender/scorers/power-curve/index.js';
+import * as live from '../../extender/live/scorer.js';
+import { MemoryProfileStore } from '../../extender/profiles/store.js';
+import { TelemetryStore } from '../../extender/telemetry/node-telemetry.js';
+import { ExtenderConfigSchema } from '../../shared/config/extender.js';
+import { loadConfig } from '../../shared/config/load.js';
 import type { Scorer } from '../../extender/scoring/scorer.js';
 import { ANNOTATIONS } from '../../shared/names.js';
 import type { SimNode } from '../data.js';
@@ -16,8 +20,6 @@ import { defaultPluginScore } from './default.js';
 export const SHIPPED_EXTENDER_WEIGHT = 151;
 /** kube-scheduler adds an extender's 0–10 priority as priority × weight × (MaxNodeScore / MaxExtenderPriority). */
 const EXTENDER_SCALE = 100 / 10;
-
-const NODE_LABEL = 'node.kubernetes.io/instance-type';
 
 export function nodeState(node: SimNode, requestedMilli: number): NodeState {
   return {
@@ -41,8 +43,21 @@ export interface WattschedOptions {
   readonly staticInventory?: boolean;
 }
 
+/**
+ * The scorer `wattsched extender` builds (src/extender/command.ts), with its default configuration and no agents: the
+ * simulated cluster has no measured history, so demand is the pod's request and load the CPU requested on each node.
+ */
+function shippedScorer(powerDown: boolean): Scorer {
+  const config = loadConfig(ExtenderConfigSchema, { flags: { kubernetes: { mode: 'off' }, powerCurves: { emptyNodes: powerDown ? 'off' : 'idle' } } });
+  return live.create({
+    curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes },
+    telemetry: new TelemetryStore(config.telemetry.staleAfterSeconds * 1000),
+    profiles: new MemoryProfileStore(config.profiles),
+  });
+}
+
 export function createWattsched(opts: WattschedOptions = {}): Policy {
-  const scorer = opts.scorer ?? powerCurve.create({ nodeLabel: NODE_LABEL, byLabelValue: {}, emptyNodes: opts.powerDown ? 'off' : 'idle' });
+  const scorer = opts.scorer ?? shippedScorer(opts.powerDown === true);
   const weight = opts.extenderWeight ?? SHIPPED_EXTENDER_WEIGHT;
   return {
     name: 'wattsched',
