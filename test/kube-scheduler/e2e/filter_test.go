@@ -143,7 +143,7 @@ func assertCapsHold(t *testing.T, nodes []harness.NodeSpec, pods []harness.PodSp
 		}
 		var capW float64
 		fmt.Sscan(capText, &capW)
-		if w := powerAt(curveOf(n), float64(cpu)/float64(n.MilliCPU)); w > capW+1e-9 {
+		if w := harness.PowerAt(curveOf(n), float64(cpu)/float64(n.MilliCPU)); w > capW+1e-9 {
 			t.Errorf("%s: %dm bound -> %.2f W > cap %.0f W", n.Name, cpu, w, capW)
 		}
 	}

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -99,21 +98,10 @@ func curveOf(n harness.NodeSpec) []float64 {
 	return curveDefault
 }
 
-// powerAt is P(u), linear between the 11 points.
-func powerAt(c []float64, u float64) float64 {
-	u = math.Max(0, math.Min(1, u))
-	x := u * 10
-	i := int(math.Floor(x))
-	if i >= 10 {
-		return c[10]
-	}
-	return c[i] + (c[i+1]-c[i])*(x-float64(i))
-}
-
 // marginalWatts with the extender's static inventory (nothing requested yet).
 func marginalWatts(n harness.NodeSpec, podMilli int64) float64 {
 	c := curveOf(n)
-	return powerAt(c, float64(podMilli)/float64(n.MilliCPU)) - powerAt(c, 0)
+	return harness.PowerAt(c, float64(podMilli)/float64(n.MilliCPU)) - harness.PowerAt(c, 0)
 }
 
 // stack is one scheduler + extender pair for a test.

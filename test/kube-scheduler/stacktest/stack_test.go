@@ -178,17 +178,6 @@ func parseCurve(text string) []float64 {
 	return c
 }
 
-// powerAt is the test's own P(u): linear between the 11 points.
-func powerAt(c []float64, u float64) float64 {
-	u = math.Max(0, math.Min(1, u))
-	x := u * 10
-	i := int(math.Floor(x))
-	if i >= 10 {
-		return c[10]
-	}
-	return c[i] + (c[i+1]-c[i])*(x-float64(i))
-}
-
 // addNode registers a Ready node with the given allocatable CPU, curve and cap (no cap when capW is 0).
 func addNode(t *testing.T, ctx context.Context, name string, milliCPU int64, c []float64, capW float64) {
 	t.Helper()
@@ -367,7 +356,7 @@ func checkCaps(t *testing.T, ctx context.Context) (capped map[string]int64) {
 		names = append(names, n.Name)
 		caps[n.Name] = capW
 		alloc := n.Status.Allocatable.Cpu().MilliValue()
-		own[n.Name] = powerAt(parseCurve(n.Annotations[harness.AnnotationPowerCurve]), float64(cpu[n.Name])/float64(alloc))
+		own[n.Name] = harness.PowerAt(parseCurve(n.Annotations[harness.AnnotationPowerCurve]), float64(cpu[n.Name])/float64(alloc))
 	}
 	// The watch may trail the last binding by a moment; its prediction must converge to the API server's truth.
 	var pred map[string]float64
