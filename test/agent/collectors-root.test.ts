@@ -53,8 +53,11 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
   test.for([
     { name: 'steady burner', script: burner(700) },
     { name: 'fork/exit storm', script: forkStorm(400) },
-  // retry: one full-suite run on the shared 2-core VM saw tp_btf at 0.63 s against cpu.stat's 0.79 s for the
-  // burner (every isolated rerun matched); the cause is not yet found, and is noted on the agent issue.
+  // retry (an open defect, not noise): now and then tp_btf and raw_tp both count ~20-40 % less than cpu.stat for the
+  // burner (reproduced 2 of 8 runs without the retry; 0.43 s against 0.76 s). Both share the per-CPU
+  // sum_exec_runtime accounting, which drops a whole slice when the switch onto that CPU was not seen; the cause is
+  // not found (open on the agent issue). The retry lets the suite pass while that stays open; it can hide the defect.
+  // Each attempt uses a fresh cgroup, so a retry compares only its own run.
   ])('$name: CPU time matches the kernel within 5%', { retry: 2 }, async ({ name, script }) => {
     // A fresh cgroup per attempt, so a retry compares only its own run.
     const rel = `${base}/${name.replace(/\W+/g, '-')}-${(attempts += 1)}`;
