@@ -23,7 +23,7 @@ function find(samples: CgroupSample[], id: string): CgroupSample | undefined {
   return samples.find((s) => s.id === id);
 }
 
-describe.skipIf(skipAll)('collectors on real cgroups', () => {
+describe.skipIf(skipAll)(`collectors on real cgroups${skipAll ? ` (skipped: ${skipAll})` : ''}`, () => {
   const base = `wattsched-test-${randomBytes(4).toString('hex')}`;
   const cgroups = new CgroupSet();
   // One collector per program variant this kernel loads, all attached at once: each must match the kernel.
@@ -117,7 +117,7 @@ describe.skipIf(skipAll)('collectors on real cgroups', () => {
   });
 });
 
-describe.skipIf(ebpfSkip)('stints still running at the read', () => {
+describe.skipIf(ebpfSkip)(`stints still running at the read${ebpfSkip ? ` (skipped: ${ebpfSkip})` : ''}`, () => {
   test.for(VARIANTS)('%s: a task that is still on CPU is counted up to the last flush (within 10%)', async (variant) => {
     if ('error' in addon) return;
     const cgroups = new CgroupSet();

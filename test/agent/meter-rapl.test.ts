@@ -101,7 +101,7 @@ describe('RaplMeter', () => {
 
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const dist = resolve('dist/src/agent/meter/rapl.js');
-  test.skipIf(!root || !existsSync(dist))('a root-only energy_uj read by an unprivileged user explains the restriction', () => {
+  test.skipIf(!root || !existsSync(dist))(`a root-only energy_uj read by an unprivileged user explains the restriction${!root ? ' (skipped: needs root to run as nobody)' : !existsSync(dist) ? ' (skipped: needs the built dist/)' : ''}`, () => {
     tree = new FakeTree();
     raplZone(tree, 'intel-rapl:0', 'package-0', 0);
     tree.write('intel-rapl:0/energy_uj', 0, 0o400); // as on Linux >= 5.10
