@@ -13,7 +13,10 @@ import { MemoryProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
 import { PredictionLedger } from './telemetry/predictions.js';
+import { PredictedWattsAnnotator } from './annotate/predicted.js';
+import { kubePatcher } from '../shared/pod-annotations.js';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
 
@@ -25,8 +28,9 @@ Live node state and workload profiles come from the agents listed in telemetry.a
 /** Node entries over all predictions waiting for a measurement; the oldest pods are forgotten first. */
 const PREDICTIONS_MAX_NODE_ENTRIES = 500_000;
 
-async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
-  const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
+type Kubeconfig = NonNullable<ReturnType<typeof findKubeconfig>>;
+
+async function chooseInventory(config: ExtenderConfig, kubeconfig: Kubeconfig | undefined, log: Logger): Promise<NodeInventory> {
   if (!kubeconfig) {
     if (config.kubernetes.mode === 'required') throw new WS_ERR_CONFIG_INVALID('  - kubernetes.mode: required, but no kubeconfig, KUBECONFIG or in-cluster service account was found');
     log.info({ nodes: config.nodes.length }, 'no cluster configured: names-mode requests are scored from the config file inventory');
@@ -34,6 +38,15 @@ async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<Nod
   }
   log.info({ kubeconfig }, 'watching nodes and pods in the cluster');
   return kubeInventory(kubeconfig, log);
+}
+
+/** With a cluster watch: bound pods this extender scored get their predicted-watts annotation. */
+async function annotator(kubeconfig: Kubeconfig | undefined, inventory: NodeInventory, predictions: PredictionLedger, log: Logger): Promise<PredictedWattsAnnotator | undefined> {
+  if (!kubeconfig || !inventory.onPodBound) return undefined;
+  const patch = await kubePatcher((kc) => (kubeconfig.kind === 'file' ? kc.loadFromFile(kubeconfig.path) : kc.loadFromCluster()));
+  const a = new PredictedWattsAnnotator(predictions, { patch, log });
+  inventory.onPodBound((pod) => a.onBound(pod));
+  return a;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -59,9 +72,19 @@ export async function main(argv: string[]): Promise<void> {
     predictions,
   });
   const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log, Date.now, predictions);
-  const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r)] });
-  app.addHook('onClose', async () => feed.stop());
+  const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
+  const inventory = await chooseInventory(config, kubeconfig, log);
+  const annotate = await annotator(kubeconfig, inventory, predictions, log);
+  const app = await buildExtender(config, {
+    scorer,
+    inventory,
+    logger: log,
+    registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r), ...(annotate ? [(r: Registry) => annotate.registerMetrics(r)] : [])],
+  });
+  app.addHook('onClose', async () => {
+    feed.stop();
+    annotate?.stop();
+  });
   feed.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 

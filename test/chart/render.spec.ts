@@ -90,9 +90,10 @@ describe('defaults', () => {
     expect(find(ms, 'Service', 'wattsched-extender').spec.ports[0]).toMatchObject({ port: 8888, targetPort: 'webhook' });
   });
 
-  it('RBAC: exactly the reads each component makes, and the model server has no API access at all', () => {
-    expect(find(ms, 'ClusterRole', 'wattsched-agent').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
-    expect(find(ms, 'ClusterRole', 'wattsched-extender').rules).toEqual([{ apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['list', 'watch'] }]);
+  it('RBAC: exactly the reads each component makes, pod patches for the annotations, and the model server has no API access at all', () => {
+    const patchPods = { apiGroups: [''], resources: ['pods'], verbs: ['patch'] };
+    expect(find(ms, 'ClusterRole', 'wattsched-agent').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }, patchPods]);
+    expect(find(ms, 'ClusterRole', 'wattsched-extender').rules).toEqual([{ apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['list', 'watch'] }, patchPods]);
     expect(find(ms, 'Role', 'wattsched-scheduler-lease').rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['wattsched-scheduler'], verbs: ['get', 'update'] },
