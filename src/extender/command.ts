@@ -13,7 +13,7 @@ import { MemoryProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
 import { PredictionLedger } from './telemetry/predictions.js';
-import { PredictedWattsAnnotator } from './annotate/predicted.js';
+import { annotateBoundPods, type PredictedWattsAnnotator } from './annotate/predicted.js';
 import { kubePatcher } from '../shared/pod-annotations.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -44,9 +44,7 @@ async function chooseInventory(config: ExtenderConfig, kubeconfig: Kubeconfig | 
 async function annotator(kubeconfig: Kubeconfig | undefined, inventory: NodeInventory, predictions: PredictionLedger, log: Logger): Promise<PredictedWattsAnnotator | undefined> {
   if (!kubeconfig || !inventory.onPodBound) return undefined;
   const patch = await kubePatcher((kc) => (kubeconfig.kind === 'file' ? kc.loadFromFile(kubeconfig.path) : kc.loadFromCluster()));
-  const a = new PredictedWattsAnnotator(predictions, { patch, log });
-  inventory.onPodBound((pod) => a.onBound(pod));
-  return a;
+  return annotateBoundPods(inventory, predictions, { patch, log });
 }
 
 export async function main(argv: string[]): Promise<void> {

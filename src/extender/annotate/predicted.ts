@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ANNOTATIONS, METRICS } from '../../shared/names.js';
 import { AnnotationQueue, formatWatts, type PatchFn } from '../../shared/pod-annotations.js';
-import type { BoundPod } from '../nodes/inventory.js';
+import type { BoundPod, NodeInventory } from '../nodes/inventory.js';
 import type { PredictionLedger } from '../telemetry/predictions.js';
 
 export interface PredictedAnnotatorOptions {
@@ -55,4 +55,12 @@ export class PredictedWattsAnnotator {
   stop(): void {
     this.queue.stop();
   }
+}
+
+/** Annotates the pods `inventory` sees bound; undefined when it sees no pods (a config-file inventory). */
+export function annotateBoundPods(inventory: NodeInventory, predictions: PredictionLedger, opts: PredictedAnnotatorOptions): PredictedWattsAnnotator | undefined {
+  if (!inventory.onPodBound) return undefined;
+  const a = new PredictedWattsAnnotator(predictions, opts);
+  inventory.onPodBound((pod) => a.onBound(pod));
+  return a;
 }
