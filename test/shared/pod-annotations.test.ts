@@ -5,6 +5,8 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { AnnotationQueue, classify, formatWatts, type PatchFn } from '../../src/shared/pod-annotations.js';
+import { METRICS } from '../../src/shared/names.js';
+import { promtoolLint } from '../promtool.js';
 
 function logSink(): { log: pino.Logger; lines: { level: number; msg: string }[] } {
   const lines: { level: number; msg: string }[] = [];
@@ -108,16 +110,20 @@ describe('AnnotationQueue', () => {
     expect(lines.filter((l) => l.level === 40)).toHaveLength(2); // the first 500, then the 422
   });
 
-  test('metrics: patches by outcome and the queue length', async () => {
+  test.each([
+    ['extender', METRICS.extender.annotationPatches, METRICS.extender.annotationQueue],
+    ['agent', METRICS.agent.annotationPatches, METRICS.agent.annotationQueue],
+  ])('metrics (%s): patches by outcome and the queue length, promtool-clean', async (_who, patches, queued) => {
     const q = new AnnotationQueue({ patch: async () => {}, maxPending: 10, perSecond: 1000, component: 'test' });
     const registry = new Registry();
-    q.registerMetrics(registry, { patches: 'wattsched_test_annotation_patches_total', queued: 'wattsched_test_annotation_queued_pods' });
+    q.registerMetrics(registry, { patches, queued });
     q.offer('a', { namespace: 'ns', name: 'a' }, { k: 'v' });
     await q.drained();
     const text = await registry.metrics();
-    expect(text).toContain('wattsched_test_annotation_patches_total{outcome="ok"} 1');
-    expect(text).toContain('wattsched_test_annotation_patches_total{outcome="forbidden"} 0');
-    expect(text).toContain('wattsched_test_annotation_queued_pods 0');
+    expect(text).toContain(`${patches}{outcome="ok"} 1`);
+    expect(text).toContain(`${patches}{outcome="forbidden"} 0`);
+    expect(text).toContain(`${queued} 0`);
+    expect(promtoolLint(text)).toBe('');
   });
 
   test('classify and formatWatts', () => {
