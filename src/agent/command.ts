@@ -190,13 +190,11 @@ export async function main(argv: string[]): Promise<void> {
   // With a pod watch the agent can name the pods it measures, so it annotates them with their observed watts.
   const kubeSource = pods.status().mode === 'watch' ? kubeconfigSource(config.kubernetes.kubeconfig, process.env) : null;
   const annotate = kubeSource === null ? null : await openObservedAnnotator(kubeSource, log);
-  const onReport = push === null && annotate === null ? {} : {
-          onReport: (r: NodeReport) => {
-            push?.pusher.offer(r);
-            annotate?.offer(r);
-          },
-        };
-  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s), ...onReport });
+  const onReport = (r: NodeReport): void => {
+    push?.pusher.offer(r);
+    annotate?.offer(r);
+  };
+  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s), ...(push === null && annotate === null ? {} : { onReport }) });
   const { registry, observeRead } = createMetrics(monitor, { keplerNames: config.metrics.keplerNames, node });
   observe = observeRead;
   push?.pusher.register(registry);
