@@ -189,7 +189,8 @@ func startIn(t *testing.T, dirs []string, script string) {
 		join += fmt.Sprintf("echo $$ > '%s/cgroup.procs' && ", d)
 	}
 	cmd := exec.Command("/bin/sh", "-c", join+script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: should the test binary itself be killed (a go test timeout skips every cleanup), the loop dies too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +219,7 @@ func startAgent(t *testing.T) {
 	cmd := exec.Command("node", filepath.Join(root, "dist", "src", "cli", "main.js"), "agent", "--config", cfg, "--node", hostNode,
 		"--port", strconv.Itoa(agentPort), "--host", "127.0.0.1", "--interval", "1s")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
