@@ -42,6 +42,9 @@ export const METRICS = {
     predictionError: 'wattsched_prediction_error_ratio',
     inFlight: 'wattsched_extender_requests_in_flight',
     bufferedBytes: 'wattsched_extender_buffered_request_bytes',
+    profileQueries: 'wattsched_extender_profile_queries_total',
+    profileSourceUp: 'wattsched_extender_profile_source_up',
+    telemetryForgotten: 'wattsched_extender_telemetry_forgotten_nodes_total',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',
