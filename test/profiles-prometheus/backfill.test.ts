@@ -3,16 +3,17 @@
 // backfill), and served by a Prometheus started on them. The decayed mean, quantiles and watts the PromQL returns are
 // worked out by hand below; an extender restart (a new store) reads back the same profile; a Prometheus that stops
 // answering is counted and the agents' feed takes over.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
-import { hasBinary, startPrometheus, type RunningPrometheus } from './prom.js';
+import { freePort, hasBinary, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
 
+const cli = resolve('dist/src/cli/main.js');
 const why = !hasBinary('prometheus') || !hasBinary('promtool') ? 'needs the prometheus package (prometheus and promtool)' : null;
 
 // Ten minutes in the past, on a minute: every 15 s sample and every 60 s step fall on the same grid.
@@ -131,6 +132,47 @@ describe.skipIf(why !== null)(`Prometheus profile source over a known history${w
     expect(aged!.effectiveSamples).toBeCloseTo(G / 2, 9);
     expect(aged!.ageSeconds).toBeCloseTo(H, 9);
     expect(aged!.cores.mean).toBeCloseTo(0.5, 9);
+  });
+
+  test('the extender process: /explain names Prometheus as the history, and a restarted process has it at once', { timeout: 120_000 }, async () => {
+    if (!existsSync(cli)) throw new Error('needs the built CLI (npm run build)');
+    const config = join(dir, 'extender.json');
+    writeFileSync(config, JSON.stringify({
+      kubernetes: { mode: 'off' },
+      nodes: [{ name: 'node-a', annotations: { 'wattsched.io/power-curve': '100,110,120,130,140,150,160,170,180,190,200' }, allocatableMilliCPU: 4000 }],
+      profiles: { source: 'prometheus', halfLifeSeconds: H, prometheus: { ...source, url: prom.url, queryIntervalSeconds: 2 } },
+    }));
+    const pod = { metadata: { name: 'web-9', namespace: 'shop', uid: 'uid-web-9', labels: { 'pod-template-hash': 'abc12' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'web-abc12', controller: true }] }, spec: { containers: [{ name: 'c', resources: { requests: { cpu: '2' } } }] } };
+    const demandOf = async (): Promise<{ cores: number; source: string; detail: string }> => {
+      const port = await freePort();
+      const child: ChildProcess = spawn(process.execPath, [cli, 'extender', '--config', config, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], { stdio: 'ignore' });
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        // Waits (bounded) for the process to listen and for its first background query to have answered.
+        for (let i = 0; ; i++) {
+          const up = await fetch(`${base}/metrics`).then((r) => r.text()).catch(() => '');
+          if (/wattsched_extender_profile_source_up 1\b/.test(up)) break;
+          if (i > 200 || child.exitCode !== null) throw new Error(`extender never reported Prometheus up (exit ${child.exitCode})`);
+          await sleep(200);
+        }
+        const res = await fetch(`${base}/prioritize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Pod: pod, NodeNames: ['node-a'] }) });
+        expect(res.status).toBe(200);
+        return ((await (await fetch(`${base}/explain/shop/web-9`)).json()) as { demand: { cores: number; source: string; detail: string } }).demand;
+      } finally {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
+    const first = await demandOf();
+    // The pod asks for 2 cores; its workload's history (web-a at 0.2, web-b at 0 then 1) says far less.
+    expect(first).toMatchObject({ source: 'history', detail: expect.stringContaining('from Prometheus') });
+    expect(first.cores).toBeGreaterThan(0.2);
+    expect(first.cores).toBeLessThan(0.6);
+    const second = await demandOf();
+    expect(second).toMatchObject({ source: 'history', detail: expect.stringContaining('from Prometheus') });
+    // Evaluated a few seconds later: the same history (a step may leave the window's old end: within 2 %).
+    expect(Math.abs(second.cores - first.cores) / first.cores).toBeLessThan(0.02);
   });
 
   test('a failing Prometheus is counted and the agents’ feed answers instead', async () => {
