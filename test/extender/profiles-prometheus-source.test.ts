@@ -9,6 +9,9 @@ import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/p
 import { predictDemand } from '../../src/extender/profiles/demand.js';
 import { ExtenderConfigSchema, extenderConfigProblems } from '../../src/shared/config/extender.js';
 import { loadConfig } from '../../src/shared/config/load.js';
+import { TelemetryStore } from '../../src/extender/telemetry/node-telemetry.js';
+import { Registry } from 'prom-client';
+import { promtoolLint } from '../promtool.js';
 
 const limits: MemoryStoreLimits = { halfLifeSeconds: 3600, maxWorkloads: 2, maxBytes: 1 << 20, maxSamplesPerWorkload: 100, minEffectiveSamples: 1 };
 
@@ -94,6 +97,15 @@ describe('a Prometheus that answers badly', () => {
       expect(await s.refresh()).toBe(false);
       expect(s.queries).toEqual({ ok: 0, failed: 3 });
       expect(s.healthy(1000)).toBe(false);
+      // The new series pass Prometheus's own linter, as every /metrics must.
+      const registry = new Registry();
+      s.registerMetrics(registry);
+      new TelemetryStore(1000).registerMetrics(registry);
+      const text = await registry.metrics();
+      expect(text).toContain('wattsched_extender_profile_queries_total{outcome="failed"} 3');
+      expect(text).toContain('wattsched_extender_profile_source_up 0');
+      expect(text).toContain('wattsched_extender_telemetry_forgotten_nodes_total 0');
+      expect(promtoolLint(text)).toBe('');
       // Records reach the agents' feed, which answers.
       s.record({ kind: 'Deployment', namespace: 'shop', name: 'web', id: 'shop/Deployment/web' }, { at: 1000, cores: 1.5, watts: null });
       const pod = { namespace: 'shop', name: 'web-1', uid: 'u1', cpuMilli: 100, explicitCpuRequest: true, workload: { kind: 'Deployment' as const, namespace: 'shop', name: 'web', id: 'shop/Deployment/web' } };
