@@ -11,6 +11,7 @@ import { ExtenderConfigSchema, extenderConfigProblems } from '../../src/shared/c
 import { loadConfig } from '../../src/shared/config/load.js';
 import { TelemetryStore } from '../../src/extender/telemetry/node-telemetry.js';
 import { Registry } from 'prom-client';
+import { pino } from 'pino';
 import { promtoolLint } from '../promtool.js';
 
 const limits: MemoryStoreLimits = { halfLifeSeconds: 3600, maxWorkloads: 2, maxBytes: 1 << 20, maxSamplesPerWorkload: 100, minEffectiveSamples: 1 };
@@ -89,20 +90,29 @@ describe('a Prometheus that answers badly', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const feed = new MemoryProfileStore(limits);
-      const s = new PrometheusProfileStore({ url, queryIntervalSeconds: 1, timeoutMs: 2000, lookbackSeconds: 60, stepSeconds: 1, rateWindowSeconds: 2 }, limits, feed, undefined, () => 1000);
+      const lines: { level: number; msg: string; error?: string }[] = [];
+      const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      const s = new PrometheusProfileStore({ url, queryIntervalSeconds: 1, timeoutMs: 2000, lookbackSeconds: 60, stepSeconds: 1, rateWindowSeconds: 2 }, limits, feed, log, () => 1000);
       expect(await s.refresh()).toBe(false);
+      expect(await s.refresh()).toBe(false); // the same reason again: counted, not logged again
       answer = { status: 200, body: '{"status":"success","data":{"resultType":"matrix","result":[]}}' };
       expect(await s.refresh()).toBe(false);
       answer = { status: 200, body: '<html>proxy error</html>' };
       expect(await s.refresh()).toBe(false);
-      expect(s.queries).toEqual({ ok: 0, failed: 3 });
+      expect(s.queries).toEqual({ ok: 0, failed: 4 });
+      // One warning per change of reason, each naming it.
+      expect(lines.map((l) => [l.level, l.error])).toEqual([
+        [40, 'HTTP 500: query timed out'],
+        [40, 'expected a vector, got matrix'],
+        [40, 'HTTP 200: not a Prometheus API answer: <html>proxy error</html>'],
+      ]);
       expect(s.healthy(1000)).toBe(false);
       // The new series pass Prometheus's own linter, as every /metrics must.
       const registry = new Registry();
       s.registerMetrics(registry);
       new TelemetryStore(1000).registerMetrics(registry);
       const text = await registry.metrics();
-      expect(text).toContain('wattsched_extender_profile_queries_total{outcome="failed"} 3');
+      expect(text).toContain('wattsched_extender_profile_queries_total{outcome="failed"} 4');
       expect(text).toContain('wattsched_extender_profile_source_up 0');
       expect(text).toContain('wattsched_extender_telemetry_forgotten_nodes_total 0');
       expect(promtoolLint(text)).toBe('');
@@ -118,6 +128,7 @@ describe('a Prometheus that answers badly', () => {
         { metric: { namespace: 'shop', workload: 'shop/Deployment/web', stat: 'weight' }, value: [1, '5'] },
       ] } }) };
       expect(await s.refresh()).toBe(true);
+      expect(lines.at(-1)).toMatchObject({ level: 30, msg: 'Prometheus profile source answering again' });
       const d2 = predictDemand(pod, s, 1000);
       expect(d2).toMatchObject({ source: 'history', cores: 0.25 });
       expect(d2.detail).toContain('from Prometheus');

@@ -129,8 +129,6 @@ export function summariesFromRows(rows: readonly VectorRow[], nowSeconds: number
 /** Estimated heap bytes of one cached summary, the same order as the agents' store counts its entries. */
 const summaryBytes = (s: ProfileSummary): number => 300 + 2 * (s.workload.length + s.namespace.length + s.name.length);
 
-type Fallback = ProfileStore;
-
 export class PrometheusProfileStore implements ProfileStore {
   readonly source: string;
   private readonly cache: LRUCache<string, ProfileSummary>;
@@ -148,7 +146,7 @@ export class PrometheusProfileStore implements ProfileStore {
     private readonly opts: PrometheusSourceOptions,
     private readonly limits: MemoryStoreLimits,
     /** The agents' feed: records go here too, and it answers while Prometheus cannot. */
-    private readonly fallback: Fallback,
+    private readonly fallback: ProfileStore,
     private readonly log: Logger | undefined,
     private readonly now: () => number = Date.now,
   ) {
