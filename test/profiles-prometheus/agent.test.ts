@@ -126,7 +126,8 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     // A 6 h half-life makes the window's weights equal to within 0.1 %, so the decayed mean is the plain mean of the
     // pods' per-step rates: their CPU over the window. Within 15 %: rate() windows straddle the window's edges and a
     // loaded machine makes the busy loops uneven.
-    console.log(`cgroups: ${cores.map((c) => c.toFixed(3)).join(' + ')} cores -> mean ${expected.toFixed(3)}; Prometheus profile: mean ${profile!.cores.mean.toFixed(3)}, p50 ${profile!.cores.p50.toFixed(3)}, p95 ${profile!.cores.p95.toFixed(3)}, ${profile!.samples} samples, ${profile!.watts?.toFixed(2)} W`);
+    const collector = ((await (await fetch(`http://127.0.0.1:${agentPort}/v1/node`)).json()) as { collector: { name: string } }).collector.name;
+    console.log(`collector ${collector}; cgroups: ${cores.map((c) => c.toFixed(3)).join(' + ')} cores -> mean ${expected.toFixed(3)}; Prometheus profile: mean ${profile!.cores.mean.toFixed(3)}, p50 ${profile!.cores.p50.toFixed(3)}, p95 ${profile!.cores.p95.toFixed(3)}, ${profile!.samples} samples, ${profile!.watts?.toFixed(2)} W`);
     expect(Math.abs(profile!.cores.mean - expected) / expected).toBeLessThan(0.15);
     expect(profile!.cores.p50).toBeGreaterThan(0);
     expect(profile!.cores.p50).toBeLessThanOrEqual(profile!.cores.p95);
