@@ -1,5 +1,5 @@
 // `wattsched extender`: load config once, pick the node inventory (cluster watch or config file), start serving.
-import { ExtenderConfigSchema, type ExtenderConfig } from '../shared/config/extender.js';
+import { ExtenderConfigSchema, extenderConfigProblems, type ExtenderConfig } from '../shared/config/extender.js';
 import { loadConfig } from '../shared/config/load.js';
 import { intFlag, parseFlags, closeOnSignal } from '../shared/cli.js';
 import { WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
@@ -9,7 +9,8 @@ import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
 import * as live from './live/scorer.js';
-import { MemoryProfileStore } from './profiles/store.js';
+import { PrometheusProfileStore } from './profiles/prometheus.js';
+import { MemoryProfileStore, type ProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
 import { PredictionLedger } from './telemetry/predictions.js';
@@ -58,10 +59,12 @@ export async function main(argv: string[]): Promise<void> {
     env: process.env,
     envPrefix: 'WATTSCHED_EXTENDER_',
     flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
-  });
+  }, extenderConfigProblems);
   const log = createLogger('extender', config.logLevel);
-  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
-  const profiles = new MemoryProfileStore(config.profiles);
+  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000, { forgetAfterMs: config.telemetry.forgetAfterSeconds * 1000, maxNodes: config.telemetry.maxNodes });
+  const fromAgents = new MemoryProfileStore(config.profiles);
+  const prom = config.profiles.source === 'prometheus' ? new PrometheusProfileStore({ ...config.profiles.prometheus, url: config.profiles.prometheus.url as string }, config.profiles, fromAgents, log) : undefined;
+  const profiles: ProfileStore = prom ?? fromAgents;
   const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
   const scorer = live.create({
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
@@ -77,17 +80,26 @@ export async function main(argv: string[]): Promise<void> {
     scorer,
     inventory,
     logger: log,
-    registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r), ...(annotate ? [(r: Registry) => annotate.registerMetrics(r)] : [])],
+    registerMetrics: [
+      (r) => scorer.registerMetrics(r),
+      (r) => feed.registerMetrics(r),
+      (r) => predictions.registerMetrics(r),
+      (r) => telemetry.registerMetrics(r),
+      ...(prom ? [(r: Registry) => prom.registerMetrics(r)] : []),
+      ...(annotate ? [(r: Registry) => annotate.registerMetrics(r)] : []),
+    ],
   });
   app.addHook('onClose', async () => {
     feed.stop();
+    prom?.stop();
     annotate?.stop();
   });
   feed.start();
+  prom?.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 
   closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length }, 'extender listening');
+  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length, profiles: profiles.source }, 'extender listening');
 }
