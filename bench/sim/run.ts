@@ -1,10 +1,10 @@
 // `wattsched sim` on the shipped trace and servers in both scenarios, then on traces and server mixes drawn from the
 // shipped files that the scoring was not tuned on. Writes bench/results/sim.json.
-//   npm run build && node dist/bench/sim/run.js [--quick] [--sets legacy,holdout,tuning]
+//   npm run build && node dist/bench/sim/run.js [--quick] [--sets legacy,holdout,tuning] [--out FILE]
 // `legacy`: the 16+2 cases of the previous report; `holdout`: seeds 201–220 of drawCase, run once after the formula
 // was fixed; `tuning`: seeds 1–30, the cases the curve weights were chosen on (not run by default).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readCsv } from '../../src/model/csv.js';
 import { buildNodes, readPods, readServers, serversFromTable, withoutMemory, type SimPod, type SimServer } from '../../src/sim/data.js';
 import { compare, POLICY_NAMES, savingShare } from '../../src/sim/run.js';
@@ -16,6 +16,8 @@ import { bootstrap, drawCase, drawServers, halfCompressed } from './draw.js';
 const quick = process.argv.includes('--quick');
 const setsArg = process.argv.indexOf('--sets');
 const sets = new Set(setsArg >= 0 ? (process.argv[setsArg + 1] ?? '').split(',') : ['legacy', 'holdout']);
+const outArg = process.argv.indexOf('--out');
+const outFile = outArg >= 0 ? (process.argv[outArg + 1] ?? '') : join(resultsDir(), 'sim.json');
 const POWER_DOWN_S = 600;
 const data = sharedDataDir();
 const shippedPods = readPods(join(data, 'traces/alibaba-gpu-2023/openb_pod_list_default.csv'));
@@ -84,6 +86,6 @@ console.log('\ndrawn cases');
 const drawnResults = [];
 for (const c of drawn) drawnResults.push(await run(c));
 
-mkdirSync(resultsDir(), { recursive: true });
-writeFileSync(join(resultsDir(), 'sim.json'), JSON.stringify({ generated: new Date().toISOString(), quick, power_down_after_s: POWER_DOWN_S, shipped: shippedResults, drawn: drawnResults }, null, 2) + '\n');
-console.log(`\nwrote ${join(resultsDir(), 'sim.json')}`);
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify({ generated: new Date().toISOString(), quick, power_down_after_s: POWER_DOWN_S, shipped: shippedResults, drawn: drawnResults }, null, 2) + '\n');
+console.log(`\nwrote ${outFile}`);
