@@ -76,7 +76,7 @@ export function envelopeAt(hull: readonly (readonly [number, number])[], load: n
  *   steep start is what a pod really costs; the envelope's half still opens a node whose whole range is cheaper.
  *   With the old 0.001 (envelope only) greedy was ahead in 22 of 30 validation cases, and an envelope promise that
  *   pays off only past 70 % load (a big server the cluster never fills) lost up to 30 points of the achievable
- *   saving. Above about 0.65 the shipped trace on servers_20 flips to a worse server order (97.7 → 91.4 %).
+ *   saving. Between 0.6 and 0.7 the shipped trace on servers_20 flips to a worse server order (97.7 → 91.4 %).
  * - power-down (`emptyNodes: off`), 0.1: an empty node is off, and waking it is the decision that matters; the
  *   envelope from (0, 0) prices exactly that, and the curve's share only breaks near-ties (identical nodes above all:
  *   the one already past its steep start wins instead of the default plugins spreading).
