@@ -83,7 +83,6 @@ export async function simulate(pods: readonly SimPod[], nodes: readonly SimNode[
   const n = nodes.length;
   const delay = opts.powerDownAfterS ?? Infinity;
   const rand = mulberry32(opts.seed ?? 1);
-  const events = eventsOf(pods);
   const view: ClusterView = {
     nodes,
     requestedMilli: new Float64Array(n),
@@ -92,8 +91,8 @@ export async function simulate(pods: readonly SimPod[], nodes: readonly SimNode[
     pods: new Int32Array(n),
     on: new Uint8Array(n).fill(1),
     powerDown: Number.isFinite(delay),
-    nowS: events.length > 0 ? (events[0] as Event).t : 0,
   };
+  const events = eventsOf(pods);
   const placement = new Int32Array(pods.length).fill(-1);
   const deleted = new Uint8Array(pods.length);
   const t0 = events.length > 0 ? (events[0] as Event).t : 0;
@@ -180,7 +179,6 @@ export async function simulate(pods: readonly SimPod[], nodes: readonly SimNode[
   for (let e = 0; e < events.length; ) {
     const t = (events[e] as Event).t;
     advance(t);
-    view.nowS = t;
     for (let i = 0; i < n; i++) if ((view.pods[i] as number) === 0) view.on[i] = emptyNodeOn(emptySince[i] as number, t, delay) ? 1 : 0;
     for (; e < events.length && (events[e] as Event).t === t; e++) {
       const ev = events[e] as Event;

@@ -15,8 +15,6 @@ export interface ClusterView {
   readonly on: Uint8Array;
   /** True when empty nodes are switched off after a delay (the power-down scenario). */
   readonly powerDown: boolean;
-  /** The trace's clock at the event being scheduled, seconds (what a scorer's own clock would read). */
-  nowS: number;
 }
 
 export interface PodAsk {

@@ -29,7 +29,6 @@ const view = (nodes: SimNode[], requested: number[], requestedMem: number[] = re
   pods: Int32Array.from(requested, (r) => (r > 0 ? 1 : 0)),
   on: Uint8Array.from(on),
   powerDown,
-  nowS: 0,
 });
 const ask = (cpuMilli: number, memoryMiB = 0): PodAsk => ({ index: 0, name: 'p', cpuMilli, memoryMiB, usageMilli: cpuMilli });
 
