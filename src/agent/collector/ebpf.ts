@@ -119,13 +119,7 @@ export class EbpfCollector implements Collector {
       return { live: true, detail: info.pmuStandIn ? 'software cpu-clock stand-in (test mode), ns' : 'perf-event array read at each switch' };
     };
     return {
-      cpu_time: {
-        live: true,
-        detail:
-          info.variant === 'tp'
-            ? 'wall time between sched_switch events on the CPU (bpf_ktime_get_ns)'
-            : 'growth of se.sum_exec_runtime per stint on a CPU (the clock cpu.stat uses)',
-      },
+      cpu_time: { live: true, detail: "growth of each task's se.sum_exec_runtime since it was last charged (the clock cpu.stat uses)" },
       context_switches: { live: true, detail: 'sched_switch count (switched-out task)' },
       cycles: pmu('cycles'),
       instructions: pmu('instructions'),
