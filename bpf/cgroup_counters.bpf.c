@@ -46,6 +46,8 @@ const volatile __u64 load_ns = 0;
 
 struct cpu_state {
 	__u64 last_pmu[CG_PMU_N]; /* PMU counts at the last charge on this CPU */
+	__u64 last_ns;            /* ktime of that charge */
+	__s32 pid;                /* task on this CPU as of that charge (next, after a switch) */
 };
 
 /* The task's se.sum_exec_runtime up to which it has been charged. Freed with the task. */
@@ -111,17 +113,36 @@ static __always_inline __u64 pmu_delta(void *map, __u64 *last)
 	return d;
 }
 
+/* A PMU delta since the last charge on this CPU, scaled to the current task's share when the switch onto it was not
+ * seen (the stretch then also holds other tasks' time): its slice over the wall time, i.e. an even rate. */
+static __always_inline __u64 pmu_share(__u64 d, __u64 slice_ns, __u64 wall_ns)
+{
+	if (wall_ns == 0 || slice_ns >= wall_ns)
+		return d;
+	return d < (1ull << 32) ? d * slice_ns / wall_ns : d / wall_ns * slice_ns;
+}
+
 /* Charges `slice_ns` and the PMU deltas to the current cgroup; `has_slice` 0 only advances the PMU baselines.
- * `is_switch` counts a context switch (flushes do not). */
-static __always_inline void charge(struct cpu_state *st, __u64 slice_ns, int has_slice, int is_switch)
+ * `is_switch` counts a context switch (flushes do not); `next_pid` is who runs on this CPU from now on. */
+static __always_inline void charge(struct cpu_state *st, __s32 cur_pid, __s32 next_pid, __u64 slice_ns, int has_slice, int is_switch)
 {
 	__u64 d_pmu[CG_PMU_N] = {};
-	if (pmu_mask & (1u << CG_PMU_CYCLES))
-		d_pmu[CG_PMU_CYCLES] = pmu_delta(&pmu_cycles, &st->last_pmu[CG_PMU_CYCLES]);
-	if (pmu_mask & (1u << CG_PMU_INSTRUCTIONS))
-		d_pmu[CG_PMU_INSTRUCTIONS] = pmu_delta(&pmu_instructions, &st->last_pmu[CG_PMU_INSTRUCTIONS]);
-	if (pmu_mask & (1u << CG_PMU_CACHE_MISSES))
-		d_pmu[CG_PMU_CACHE_MISSES] = pmu_delta(&pmu_cache_misses, &st->last_pmu[CG_PMU_CACHE_MISSES]);
+	if (pmu_mask) {
+		if (pmu_mask & (1u << CG_PMU_CYCLES))
+			d_pmu[CG_PMU_CYCLES] = pmu_delta(&pmu_cycles, &st->last_pmu[CG_PMU_CYCLES]);
+		if (pmu_mask & (1u << CG_PMU_INSTRUCTIONS))
+			d_pmu[CG_PMU_INSTRUCTIONS] = pmu_delta(&pmu_instructions, &st->last_pmu[CG_PMU_INSTRUCTIONS]);
+		if (pmu_mask & (1u << CG_PMU_CACHE_MISSES))
+			d_pmu[CG_PMU_CACHE_MISSES] = pmu_delta(&pmu_cache_misses, &st->last_pmu[CG_PMU_CACHE_MISSES]);
+		__u64 now = bpf_ktime_get_ns();
+		if (has_slice && st->pid != cur_pid) {
+			__u64 wall = st->last_ns == 0 ? 0 : now - st->last_ns;
+			for (int i = 0; i < CG_PMU_N; i++)
+				d_pmu[i] = pmu_share(d_pmu[i], slice_ns, wall);
+		}
+		st->last_ns = now;
+		st->pid = next_pid;
+	}
 	if (!has_slice)
 		return;
 
@@ -157,7 +178,7 @@ static __always_inline struct cpu_state *cpu_state(void)
 
 /* Charges what the current task ran since it was last charged. `current` is the task being switched
  * out at sched_switch, the exiting task at sched_process_exit and the interrupted task in the flush. */
-static __always_inline int charge_current(int is_switch)
+static __always_inline int charge_current(int is_switch, __s32 next_pid)
 {
 	CG_BASELINE_RETURN();
 	struct cpu_state *st = cpu_state();
@@ -166,8 +187,9 @@ static __always_inline int charge_current(int is_switch)
 	struct task_struct *cur = bpf_get_current_task_btf();
 	__u64 slice = 0;
 	int known = 0;
+	__s32 pid = BPF_CORE_READ(cur, pid);
 	/* The idle task is not work of any cgroup. */
-	if (BPF_CORE_READ(cur, pid) != 0) {
+	if (pid != 0) {
 		__u64 runtime = BPF_CORE_READ(cur, se.sum_exec_runtime);
 		struct task_charge *tc = bpf_task_storage_get(&task_charges, cur, 0, 0);
 		if (!tc) {
@@ -184,38 +206,38 @@ static __always_inline int charge_current(int is_switch)
 			}
 		}
 	}
-	charge(st, slice, known, is_switch);
+	charge(st, pid, is_switch ? next_pid : pid, slice, known, is_switch);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return charge_current(1);
+	return charge_current(1, next->pid);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return charge_current(1);
+	return charge_current(1, BPF_CORE_READ(next, pid));
 }
 
 SEC("tp/sched/sched_switch")
 int handle_switch_tp(struct trace_event_raw_sched_switch *ctx)
 {
-	return charge_current(1);
+	return charge_current(1, ctx->next_pid);
 }
 
 /* The exiting task is still `current` and still in its cgroup; after this only a few microseconds remain. */
 SEC("tp/sched/sched_process_exit")
 int handle_exit(void *ctx)
 {
-	return charge_current(0);
+	return charge_current(0, 0);
 }
 
 /* Per-CPU software clock event: bounds how stale a long-running task's counts can be. */
 SEC("perf_event")
 int handle_flush(struct bpf_perf_event_data *ctx)
 {
-	return charge_current(0);
+	return charge_current(0, 0);
 }
