@@ -58,6 +58,8 @@ export class EbpfCollector implements Collector {
   readonly name = 'ebpf' as const;
   private readonly paths = new Map<string, string>();
   private live = new Set<string>();
+  /** Ids the last walk did not find (removed before they were named): no reason to walk again for them. */
+  private unnamed = new Set<string>();
   private lastWalkNs = 0;
   /** Ids seen gone in the previous reading: freed after this reading has reported them once more. */
   private pendingFree: string[] = [];
@@ -136,10 +138,11 @@ export class EbpfCollector implements Collector {
     // Walk after the map read: a cgroup missing from the walk was removed before it, so its entry cannot still grow
     // except for a dying task's last slice, which the one-reading grace before freeing catches. Walk only when an
     // id has no name yet, or every FULL_WALK_EVERY_MS to notice removals.
-    if (at - this.lastWalkNs >= FULL_WALK_EVERY_MS * 1e6 || idStrings.some((id) => !this.paths.has(id))) {
+    if (at - this.lastWalkNs >= FULL_WALK_EVERY_MS * 1e6 || idStrings.some((id) => !this.paths.has(id) && !this.unnamed.has(id))) {
       const nodes = walkCgroups(this.v2Path);
       this.live = new Set(nodes.map((n) => n.id));
       for (const n of nodes) this.paths.set(n.id, n.path);
+      this.unnamed = new Set(idStrings.filter((id) => !this.live.has(id)));
       this.lastWalkNs = at;
     }
     const toFree = this.pendingFree;
@@ -160,7 +163,10 @@ export class EbpfCollector implements Collector {
     }
     if (toFree.length > 0) {
       this.session.remove(BigUint64Array.from(toFree.map((s) => BigInt(s))));
-      for (const id of toFree) this.paths.delete(id);
+      for (const id of toFree) {
+        this.paths.delete(id);
+        this.unnamed.delete(id);
+      }
     }
     // Names of cgroups that are gone and never ran (so never entered the map) are dropped at the next walk.
     if (this.lastWalkNs === at) for (const id of this.paths.keys()) if (!this.live.has(id) && !this.pendingFree.includes(id)) this.paths.delete(id);
