@@ -100,4 +100,31 @@ describe('EbpfCollector bookkeeping (fake map, fake tree)', () => {
     expect(r4.cgroups.find((s) => s.id === ino(b).toString())?.path).toBe('/b');
     await c.close();
   });
+
+  test('a named cgroup that is removed, or replaced by a new one at the same path, is noticed by a check, not a walk', async () => {
+    const a = join(root, 'a');
+    const b = join(root, 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    const map = new FakeMap();
+    map.entries.set(ino(a), [1e9, 1, 0, 0, 0]);
+    map.entries.set(ino(b), [1e9, 1, 0, 0, 0]);
+    const oldB = ino(b).toString();
+    const opened = EbpfCollector.open({ addon: map.addon(), v2Path: root, maxCgroups: 16, pmuCounters: [], variants: ['tp_btf'], liveCheckMs: 0 });
+    if (!('collector' in opened)) throw new Error(JSON.stringify(opened.attempts));
+    const c = opened.collector;
+    expect((await c.read()).cgroups.every((s) => !s.exited)).toBe(true);
+    expect(walks.count).toBe(1);
+
+    rmdirSync(a);
+    rmdirSync(b);
+    mkdirSync(b); // same path, another cgroup (another inode); it has not run yet, so it is not in the map
+    const r = await c.read();
+    expect(walks.count).toBe(1);
+    const byPath = Object.fromEntries(r.cgroups.map((s) => [s.id === oldB ? 'oldB' : s.path, s.exited]));
+    expect(byPath).toEqual({ '/a': true, oldB: true });
+    await c.read();
+    expect(map.entries.size).toBe(0); // both freed after being reported twice
+    await c.close();
+  });
 });
