@@ -6,7 +6,7 @@
  * never deleted here: userspace frees a cgroup's entry after it has read the final counts of a cgroup that is gone.
  *
  * Slice length: the growth of the switched-out task's se.sum_exec_runtime since that task was last charged, kept per
- * task (task local storage, which tracing programs have since Linux 5.12), the same clock the kernel charges to
+ * task (task local storage, which tracing programs have since Linux 5.13), the same clock the kernel charges to
  * cpu.stat (excludes steal and, where configured, IRQ time). State is per task, not per
  * CPU, because a CPU's switches are not all seen: on the machine this was developed on, the switch-outs of some tasks
  * never reach the sched_switch tracepoint (ftrace does not show them either), and with a per-CPU "task switched in
