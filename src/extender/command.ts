@@ -9,6 +9,7 @@ import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
 import * as live from './live/scorer.js';
+import { openNodeModels } from './live/open-models.js';
 import { MemoryProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
@@ -52,7 +53,9 @@ export async function main(argv: string[]): Promise<void> {
   const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
   const profiles = new MemoryProfileStore(config.profiles);
   const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
+  const models = openNodeModels(config.nodeModels, log);
   const scorer = live.create({
+    models,
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
     telemetry,
     profiles,
@@ -60,8 +63,9 @@ export async function main(argv: string[]): Promise<void> {
   });
   const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log, Date.now, predictions);
   const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r)] });
+  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r), (r) => models.registerMetrics(r)] });
   app.addHook('onClose', async () => feed.stop());
+  app.addHook('onClose', async () => models.close());
   feed.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 

@@ -42,6 +42,8 @@ export const METRICS = {
     predictionError: 'wattsched_prediction_error_ratio',
     inFlight: 'wattsched_extender_requests_in_flight',
     bufferedBytes: 'wattsched_extender_buffered_request_bytes',
+    modelServerFetches: 'wattsched_extender_model_server_fetches_total',
+    nodeModels: 'wattsched_extender_node_model_fingerprints',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',

@@ -108,6 +108,7 @@ export class EnergyAccounting {
       idlePolicy: this.opts.policy,
       residualRatio: ledger.residualRatio(),
       system: [...ledger.system.entries()].map(([name, e]) => ({ name, watts: e.watts, joules: e.joules })),
+      ...(this.opts.power.hardware === undefined ? {} : { hardware: this.opts.power.hardware }),
     };
     const pods = report.pods.map((p) => {
       const e = ledger.pods.get(p.uid);

@@ -1,7 +1,7 @@
 // The latest word from each node's agent: measured CPU utilisation, node power and its source, the power model's
 // id. Freshness is judged by when the extender received the report (its own clock), so agent clock skew cannot
 // make old data look fresh.
-import type { NodeReport, PodReport } from '../../shared/wire/agent.js';
+import type { NodeHardwareReport, NodeReport, PodReport } from '../../shared/wire/agent.js';
 
 export interface NodeTelemetry {
   readonly node: string;
@@ -15,6 +15,8 @@ export interface NodeTelemetry {
   readonly pods: readonly PodReport[];
   /** Where the report came from (the agent's URL). */
   readonly origin: string;
+  /** The node's hardware description and fingerprint, when its agent reports them (node power models key on it). */
+  readonly hardware?: NodeHardwareReport;
 }
 
 export type TelemetryState =
@@ -38,6 +40,7 @@ export function telemetryFromReport(report: NodeReport, receivedAt: number, orig
     modelId: p.model?.id ?? null,
     pods: report.pods,
     origin,
+    ...(p.hardware === undefined ? {} : { hardware: p.hardware }),
   };
 }
 
