@@ -113,7 +113,8 @@ export class NodeModels {
       this.entries.set(fingerprint, e);
     }
     if (!this.closed) {
-      if (this.opts.modelServerUrl !== undefined && !e.serverBusy && this.now() >= e.serverDueAt) {
+      // The queue is bounded like the entries: more fingerprints than that at once wait for a later request.
+      if (this.opts.modelServerUrl !== undefined && !e.serverBusy && this.now() >= e.serverDueAt && this.queue.length < this.opts.maxFingerprints) {
         e.serverBusy = true;
         this.queue.push(e);
         this.pump();

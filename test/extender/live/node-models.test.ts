@@ -19,6 +19,11 @@ import type { NodeHardware } from '../../../src/shared/wire/model.js';
 import { nodeReport, pendingPod } from './fixtures.js';
 import { GOLD, GOLD_FP, MODELS_DIR, linearCpuModel, startModelServer, type RunningModelServer } from './model-server-fixture.js';
 import { join } from 'node:path';
+import Fastify from 'fastify';
+import { AgentFeed } from '../../../src/extender/telemetry/agent-feed.js';
+import { staticInventory } from '../../../src/extender/nodes/inventory.js';
+import { buildExtender } from '../../../src/extender/app.js';
+import { extenderConfig, post } from '../helpers.js';
 
 const EPYC: NodeHardware = { cpuModel: 'AMD EPYC 7763 64-Core Processor', sockets: 2, cores: 128, threads: 256, memoryGb: 1024, year: 2021, nodes: 1, cpuMhz: 2450, cpuVendor: 'amd' };
 const SMALL: NodeHardware = { cpuModel: 'Intel(R) Xeon(R) E-2288G CPU @ 3.70GHz', sockets: 1, cores: 8, threads: 16, memoryGb: 64, year: 2020, nodes: 1, cpuMhz: 3700, cpuVendor: 'intel' };
@@ -278,5 +283,50 @@ describe('one inference run per model for every node that needs it', () => {
     expect(loadCurveProblem({ name: 'k', task: 'counters', featureNames: ['cpu_seconds_per_s'] })).toBeNull();
     expect(loadCurveProblem({ name: 'k', task: 'counters', featureNames: ['cpu_seconds_per_s', 'cpu_instructions_per_s'] })).toBe('counters model k needs cpu_instructions_per_s: not a function of CPU load');
     expect(loadCurveProblem({ name: 's', task: 'shape', featureNames: ['watts_idle'] })).toMatch(/needs measured idle and peak watts/);
+  });
+});
+
+describe('through the extender: agents report hardware, /explain and /metrics name each node\'s model', () => {
+  test('an exact model and a description match, each named with its model id', async () => {
+    const withHw = (name: string, u: number, hw: NodeHardware) => {
+      const r = nodeReport(name, u, 100);
+      (r.power as NonNullable<typeof r.power>).hardware = { fingerprint: fingerprint(hw), description: hw, assumed: [] };
+      return r;
+    };
+    const reports: Record<string, unknown> = { gold: withHw('gold', 0.25, GOLD), epyc: withHw('epyc', 0.25, EPYC) };
+    const agents = await Promise.all(
+      Object.keys(reports).map(async (name) => {
+        const a = Fastify();
+        a.get('/v1/node', async () => reports[name]);
+        return { a, url: await a.listen({ port: 0, host: '127.0.0.1' }) };
+      }),
+    );
+    const telemetry = new TelemetryStore(60_000);
+    const profiles = new MemoryProfileStore({ halfLifeSeconds: 3600, maxWorkloads: 100, maxBytes: 1 << 20, maxSamplesPerWorkload: 100, minEffectiveSamples: 1 });
+    // The feed checks every report against the wire schema: the hardware field passes it.
+    const feed = new AgentFeed({ agents: agents.map((x) => x.url), pollIntervalMs: 1000, requestTimeoutMs: 2000 }, telemetry, profiles, undefined);
+    expect((await feed.pollOnce()).every((o) => o.ok)).toBe(true);
+    const m = models({ modelServerUrl: server.url });
+    const scorer = create({ curves: { nodeLabel: 'x', byLabelValue: {}, emptyNodes: 'idle' }, telemetry, profiles, models: m });
+    const config = extenderConfig({ nodes: [{ name: 'gold', allocatableMilliCPU: 80_000 }, { name: 'epyc', allocatableMilliCPU: 256_000 }] });
+    const app = await buildExtender(config, { scorer, inventory: staticInventory(config.nodes), logger: false, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => m.registerMetrics(r)] });
+    try {
+      const pod = pendingPod('web-9', 'web', { request: '4' });
+      await post(app, '/prioritize', { Pod: pod, NodeNames: ['gold', 'epyc'] });
+      await m.settled();
+      await post(app, '/prioritize', { Pod: pod, NodeNames: ['gold', 'epyc'] });
+      const ex = (await app.inject({ method: 'GET', url: '/explain/shop/web-9' })).json() as { nodes: { name: string; basis: string; marginalWatts: number }[] };
+      const by = Object.fromEntries(ex.nodes.map((n) => [n.name, n]));
+      expect(by.gold?.basis).toMatch(new RegExp(`^curve: model-server:${GOLD_FP}@v1, exact match for ${GOLD_FP}`));
+      expect(by.gold?.marginalWatts).toBeCloseTo(2, 3); // 4 cores × 0.5 W, as above
+      expect(by.epyc?.basis).toMatch(new RegExp(`^curve: model-server:description-curve@v1, description match for ${fingerprint(EPYC)}`));
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/wattsched_extender_model_server_fetches_total\{outcome="ok"\} 2\b/);
+      expect(metrics).toMatch(/wattsched_extender_node_model_fingerprints\{source="model-server"\} 2\b/);
+    } finally {
+      await app.close();
+      await m.close();
+      for (const x of agents) await x.a.close();
+    }
   });
 });
