@@ -11,7 +11,8 @@ import { AgentConfigSchema, type AgentConfig } from '../../src/shared/config/age
 import { loadCurves } from '../../src/model/load-curve.js';
 import { OnnxPowerModel } from '../../src/model/power-model.js';
 import { fingerprint } from '../../src/model/features.js';
-import { GOLD, GOLD_FP, linearCpuModel, startModelServer, type RunningModelServer } from '../extender/live/model-server-fixture.js';
+import { GOLD, GOLD_FP, linearCountersModel, linearCpuModel, startModelServer, type RunningModelServer } from '../extender/live/model-server-fixture.js';
+import type { CountersEvaluator } from '../../src/agent/meter/counters-child.js';
 import { FakeTree } from './fake-sysfs.js';
 
 /** The curve a model file gives this node, scored in-process (the agent does it in a child; compared below). */
@@ -99,15 +100,86 @@ describe('the model server in the agent model layer', () => {
     expect(meter.curve.detail).toMatch(/; last refresh failed: model server: .* \(retry in 5 s\)$/);
   });
 
-  test('a counters model that needs the PMU: not used; node power stays on the CPU-time curve, and says so', async () => {
-    const fp = 'intel-xeon-pmu-agent-s2-c40';
-    const { bytes, meta } = linearCpuModel(10, 1);
-    await server.publish(fp, { bytes, meta: { ...meta, featureNames: ['cpu_seconds_per_s', 'cpu_instructions_per_s'] } });
+  test('a counters model over counters the agent does not read: not used; node power stays on the CPU-time curve', async () => {
+    const fp = 'intel-xeon-kepler-agent-s2-c40';
+    await server.publish(fp, linearCountersModel({ cpu_seconds_per_s: 1, bpf_block_irq_per_s: 0.01 }, 10));
     const { meter, r } = refresher(server.url, { fingerprint: fp });
     expect(await r.refresh()).toBe(600_000);
     expect(meter.curve.id).toBe('shipped:curve');
-    expect(meter.curve.detail).toBe(`description-curve model for fingerprint x; model server offers counters model ${fp}@v1 needs cpu_instructions_per_s: not a function of CPU load; node power stays on the CPU-time curve`);
+    expect(meter.curve.detail).toBe(`description-curve model for fingerprint x; model server offers counters model ${fp}@v1 needs bpf_block_irq_per_s: not a function of CPU load; node power stays on the CPU-time curve`);
     expect(r.stats.unusable).toBe(1);
+  });
+
+  describe('a counters model over PMU counters (fed from fixtures: the PMU is not live on this machine)', () => {
+    const fp = 'intel-xeon-pmu-agent-s2-c40';
+    // watts = 20 + 1 W per busy CPU + 2 W per 10⁹ instructions/s.
+    beforeAll(async () => {
+      await server.publish(fp, linearCountersModel({ cpu_seconds_per_s: 1, cpu_instructions_per_s: 2e-9 }, 20, 3.5));
+    });
+    /** Scores rows in-process, as the child process does (compared with the child below), counting them. */
+    const inProcessCounters = (rows: number[][]) => async (onnx: Uint8Array): Promise<CountersEvaluator> => {
+      const model = await OnnxPowerModel.fromBytes(onnx, 'counters');
+      return {
+        featureNames: model.featureNames,
+        predict: async (row) => {
+          rows.push([...row]);
+          return (await model.predict(Float32Array.from(row), 1))[0] as number;
+        },
+        close: () => void model.close(),
+      };
+    };
+
+    test('live counters: node watts from the model, idle at zero activity; PMU not live: the CPU-time curve, said', async () => {
+      const rows: number[][] = [];
+      const meter = new ModelMeter(FALLBACK);
+      const r = new ModelServerCurve({ url: server.url, fingerprint: fp, hardware: GOLD, timeoutMs: 2000, refreshMs: 600_000, retryMinMs: 5000, retryMaxMs: 300_000, meter, fallback: FALLBACK, evaluate: inProcess, openCounters: inProcessCounters(rows) });
+      await r.refresh();
+      // 20 busy CPUs and 3 × 10⁹ instructions/s: 20 + 20 + 6 = 46 W; the model at zero activity, 20 W, is idle.
+      const live = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: { cpu_seconds_per_s: 20, cpu_instructions_per_s: 3e9, cpu_cycles_per_s: 5e9 } });
+      expect(live.watts).toBeCloseTo(46, 4);
+      expect(live.idleWatts).toBeCloseTo(20, 5);
+      expect(live.model).toEqual({ id: `model-server:${fp}@v1`, errorPercent: 3.5, detail: `counters model (cpu_seconds_per_s, cpu_instructions_per_s): model server exact match for fingerprint ${fp}` });
+      expect(rows).toEqual([[0, 0], [20, 3e9]]);
+      // This machine: busy CPU only. The fallback curve at 25 %: 125 W, and the reading says why.
+      const here = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: { cpu_seconds_per_s: 20 } });
+      expect(here.watts).toBeCloseTo(125, 9);
+      expect(here.model?.detail).toBe(`CPU-time curve model: description-curve model for fingerprint x; counters model model-server:${fp}@v1 not used this interval: cpu_instructions_per_s not live`);
+      // Refreshed with the same version: the running model is kept.
+      await r.refresh();
+      expect(rows).toHaveLength(2);
+      await meter.close();
+    });
+
+    test('a counters model that fails mid-run: back on the CPU-time curve in the same interval, never 0', async () => {
+      const meter = new ModelMeter(FALLBACK);
+      let calls = 0;
+      const dying = async (): Promise<CountersEvaluator> => ({
+        featureNames: ['cpu_seconds_per_s', 'cpu_instructions_per_s'],
+        predict: async () => {
+          if (++calls > 1) throw new Error('child exited (SIGKILL)');
+          return 20;
+        },
+        close: () => undefined,
+      });
+      const r = new ModelServerCurve({ url: server.url, fingerprint: fp, hardware: GOLD, timeoutMs: 2000, refreshMs: 600_000, retryMinMs: 5000, retryMaxMs: 300_000, meter, fallback: FALLBACK, evaluate: inProcess, openCounters: dying });
+      await r.refresh();
+      const reading = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.5, counterRates: { cpu_seconds_per_s: 40, cpu_instructions_per_s: 1e9 } });
+      expect(reading.watts).toBe(150);
+      expect(reading.model?.detail).toBe(`CPU-time curve model: description-curve model for fingerprint x; counters model model-server:${fp}@v1 failed (child exited (SIGKILL)): back on the CPU-time curve`);
+      expect(meter.countersModel).toBeNull();
+    });
+
+    const child = resolve('dist/src/agent/meter/counters-child.js');
+    test.skipIf(!existsSync(child))('the long-lived child process (built CLI) gives the in-process watts, and reports its death', async () => {
+      const built = (await import(child)) as typeof import('../../src/agent/meter/counters-child.js');
+      const { bytes } = linearCountersModel({ cpu_seconds_per_s: 1, cpu_instructions_per_s: 2e-9 }, 20);
+      const e = await built.openCountersChild(bytes);
+      expect(e.featureNames).toEqual(['cpu_seconds_per_s', 'cpu_instructions_per_s']);
+      expect(await e.predict([20, 3e9])).toBeCloseTo(46, 4);
+      expect(await e.predict([0, 0])).toBeCloseTo(20, 5);
+      e.close();
+      await expect(e.predict([1, 1])).rejects.toThrow(/closed|exited/);
+    });
   });
 
   const dist = resolve('dist/src/agent/meter/model.js');

@@ -3,10 +3,14 @@
 // model. Two modes, each printing the result as JSON on stdout:
 //   node curve-child.js MODELS_DIR HARDWARE_JSON          the shipped curve model of MODELS_DIR/index.json
 //   node curve-child.js --onnx FILE HARDWARE_JSON        any model file (one the model server sent) as a load curve
+// and one long-lived mode, for a counters model scored every interval (counters-child.ts is its client):
+//   node curve-child.js --serve FILE                      prints {"ready":…} once, then one {"watts":[…]} or
+//                                                         {"error":…} line per JSON line of feature rows on stdin
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OnnxPowerModel } from '../../model/power-model.js';
+import { OnnxPowerModel, packRows } from '../../model/power-model.js';
 import { loadCurves } from '../../model/load-curve.js';
 import type { NodeHardware } from '../../shared/wire/model.js';
 
@@ -54,14 +58,27 @@ export async function fileCurve(file: string, hw: NodeHardware): Promise<number[
   }
 }
 
+async function serve(file: string): Promise<void> {
+  const model = await OnnxPowerModel.load(file);
+  const line = (x: unknown): boolean => process.stdout.write(`${JSON.stringify(x)}\n`);
+  line({ ready: true, task: model.task, featureNames: model.featureNames, outputNames: model.outputNames });
+  for await (const text of createInterface({ input: process.stdin })) {
+    try {
+      const rows = JSON.parse(text) as number[][];
+      line({ watts: Array.from(await model.predict(packRows(rows, model.featureNames.length), rows.length)) });
+    } catch (err) {
+      line({ error: (err as Error).message });
+    }
+  }
+  await model.close();
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [a, b, c] = process.argv.slice(2) as [string, string, string | undefined];
-  const work = a === '--onnx' ? fileCurve(b, JSON.parse(c as string) as NodeHardware).then((values) => ({ values })) : shippedCurve(a, JSON.parse(b) as NodeHardware);
-  work.then(
-    (r) => process.stdout.write(JSON.stringify(r)),
-    (err: unknown) => {
-      process.stderr.write((err as Error).message);
-      process.exitCode = 1;
-    },
-  );
+  const once = (): Promise<unknown> => (a === '--onnx' ? fileCurve(b, JSON.parse(c as string) as NodeHardware).then((values) => ({ values })) : shippedCurve(a, JSON.parse(b) as NodeHardware));
+  const work = a === '--serve' ? serve(b) : once().then((r) => void process.stdout.write(JSON.stringify(r)));
+  work.catch((err: unknown) => {
+    process.stderr.write((err as Error).message);
+    process.exitCode = 1;
+  });
 }

@@ -16,6 +16,7 @@ import { loadCurveProblem, monotoneCurve } from '../../model/load-curve.js';
 import { fetchModel } from '../../shared/model-server-client.js';
 import type { NodeHardware } from '../../shared/wire/model.js';
 import type { ShippedCurve } from './curve-child.js';
+import { openCountersChild, type CountersEvaluator, type OpenCountersFn } from './counters-child.js';
 import type { Meter, MeterInput, PowerReading } from './types.js';
 
 /** Median thread count of the 178 servers DEFAULT_POWER_CURVE is the median of (shared/data/specpower, same filter). */
@@ -73,13 +74,43 @@ export async function chooseNodeCurve(
   };
 }
 
+/** Counter rates the agent can feed a counters model (counter-rates.ts). */
+export const AGENT_COUNTER_FEATURES: readonly string[] = ['cpu_seconds_per_s', 'context_switches_per_s', 'cpu_cycles_per_s', 'cpu_instructions_per_s', 'cache_miss_per_s'];
+
+/** A counters model for node power, used in the intervals where every counter it takes is live. */
+export interface NodeCountersModel {
+  id: string;
+  errorPercent: number | null;
+  detail: string;
+  evaluator: CountersEvaluator;
+  /** The model at zero activity: the node's idle watts while it is in use. */
+  idleWatts: number;
+}
+
 export class ModelMeter implements Meter {
   readonly name = 'model';
   readonly source = 'model' as const;
   // The curves describe servers as SPECpower measured them, without accelerators: measured GPU watts add to them.
   readonly platform = false;
+  private counters: NodeCountersModel | null = null;
+  /** Why the counters model is not in use (it failed), shown until another one is set. */
+  private countersNote = '';
 
-  constructor(private node: NodeCurve) {}
+  constructor(
+    private node: NodeCurve,
+    private readonly log?: Logger,
+  ) {}
+
+  /** A counters model takes over node power in the intervals where its counters are live; null: curve only. */
+  useCounters(model: NodeCountersModel | null): void {
+    if (this.counters !== null && this.counters !== model) this.counters.evaluator.close();
+    this.counters = model;
+    this.countersNote = '';
+  }
+
+  get countersModel(): NodeCountersModel | null {
+    return this.counters;
+  }
 
   private refresher: ModelServerCurve | null = null;
 
@@ -99,6 +130,31 @@ export class ModelMeter implements Meter {
   }
 
   async read(input: MeterInput): Promise<PowerReading> {
+    let note = this.countersNote;
+    const c = this.counters;
+    if (c !== null) {
+      const rates = input.counterRates;
+      const missing = c.evaluator.featureNames.filter((f) => typeof rates?.[f] !== 'number');
+      if (missing.length === 0) {
+        try {
+          const watts = Math.max(0, await c.evaluator.predict(c.evaluator.featureNames.map((f) => rates?.[f] as number)));
+          if (!Number.isFinite(watts)) throw new Error(`counters model ${c.id} predicted ${watts} W`);
+          return {
+            source: 'model',
+            watts,
+            zones: [{ zone: 'node', watts, inTotal: true }],
+            idleWatts: c.idleWatts,
+            model: { id: c.id, errorPercent: c.errorPercent, detail: `counters model (${c.evaluator.featureNames.join(', ')}): ${c.detail}` },
+          };
+        } catch (err) {
+          // A dead model does not come back by itself: the next refresh of the model server may bring a new one.
+          this.useCounters(null);
+          this.countersNote = `counters model ${c.id} failed (${(err as Error).message}): back on the CPU-time curve`;
+          this.log?.error({ model: c.id, err: (err as Error).message }, 'counters model failed; node power back on the CPU-time curve');
+          note = this.countersNote;
+        }
+      } else note = `counters model ${c.id} not used this interval: ${missing.join(', ')} not live`;
+    }
     const watts = powerAt(this.node.curve, input.cpuUtilisation);
     return {
       source: 'model',
@@ -106,12 +162,13 @@ export class ModelMeter implements Meter {
       zones: [{ zone: 'node', watts, inTotal: true }],
       idleWatts: this.node.curve[0] as number,
       // Said on every reading: node power here is busy CPU priced on a curve, not a counters model.
-      model: { id: this.node.id, errorPercent: this.node.errorPercent, detail: `CPU-time curve model: ${this.node.detail}` },
+      model: { id: this.node.id, errorPercent: this.node.errorPercent, detail: `CPU-time curve model: ${this.node.detail}${note ? `; ${note}` : ''}` },
     };
   }
 
   async close(): Promise<void> {
     this.refresher?.stop();
+    this.useCounters(null);
   }
 }
 
@@ -150,6 +207,8 @@ export interface ModelServerCurveOptions {
   meter: ModelMeter;
   fallback: NodeCurve;
   evaluate?: FileCurveFn;
+  /** How a counters model is started for per-interval scoring (default: a long-lived child process). */
+  openCounters?: OpenCountersFn;
   log?: Logger | undefined;
 }
 
@@ -191,11 +250,35 @@ export class ModelServerCurve {
       const { resolution: r } = await fetchModel(o.url, o.fingerprint, 'meta', { timeoutMs: o.timeoutMs });
       const key = `${r.fingerprint}@v${r.version ?? 0}`;
       const problem = loadCurveProblem({ task: r.task, featureNames: r.featureNames, name: key });
+      const countersId = `model-server:${key}`;
+      if (problem !== null && r.task === 'counters' && r.featureNames.every((f) => AGENT_COUNTER_FEATURES.includes(f))) {
+        // A counters model over counters this agent reads (PMU ones among them): node power from the counters in
+        // every interval where they are live, the CPU-time curve in the others.
+        if (o.meter.countersModel?.id !== countersId) {
+          const { onnx } = await fetchModel(o.url, r.fingerprint, 'onnx', { timeoutMs: o.timeoutMs, ...(r.version === null ? {} : { version: r.version }) });
+          const evaluator = await (o.openCounters ?? openCountersChild)(onnx as Uint8Array);
+          let idleWatts: number;
+          try {
+            idleWatts = Math.max(0, await evaluator.predict(evaluator.featureNames.map(() => 0)));
+          } catch (err) {
+            evaluator.close();
+            throw err;
+          }
+          o.meter.useCounters({ id: countersId, errorPercent: r.heldOutMapePercent, detail: `model server ${r.match} match for fingerprint ${o.fingerprint}`, evaluator, idleWatts });
+          o.log?.info({ model: countersId, match: r.match, features: r.featureNames }, 'node power from a counters model where its counters are live');
+        }
+        this.stats.ok++;
+        this.failures = 0;
+        if (this.served) this.served = null;
+        o.meter.use(o.fallback);
+        return o.refreshMs;
+      }
       if (problem !== null) {
         this.stats.unusable++;
         this.failures = 0;
         this.served = null;
-        // Counters models that need live PMU counters are not used for node power (yet): the CPU-time curve is.
+        o.meter.useCounters(null);
+        // A counters model over counters this agent does not read: the CPU-time curve prices node power.
         this.fallBack(`model server offers ${problem}; node power stays on the CPU-time curve`);
         return o.refreshMs;
       }
@@ -212,6 +295,7 @@ export class ModelServerCurve {
       }
       this.stats.ok++;
       this.failures = 0;
+      o.meter.useCounters(null);
       o.meter.use(this.served.curve);
       return o.refreshMs;
     } catch (err) {

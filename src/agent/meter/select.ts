@@ -65,7 +65,7 @@ export async function openNodePower(power: AgentConfig['power'], log?: Logger, m
   });
   if (hw.assumed.length > 0) curve.detail += `; assumed ${hw.assumed.join(', ')}`;
   log?.info({ model: curve.id, curve: curve.curve, hardware: hw.hardware, detail: curve.detail }, 'node power model');
-  const modelMeter = new ModelMeter(curve);
+  const modelMeter = new ModelMeter(curve, log);
   layers.push(modelMeter);
   const fp = models.fingerprint ?? fingerprint({ ...hw.hardware, ...(models.gpuModel === undefined ? {} : { gpuModel: models.gpuModel }) });
   const report: NodeHardwareReport = { fingerprint: fp, description: hw.hardware, assumed: hw.assumed };

@@ -23,22 +23,29 @@ export const GOLD_FP = fingerprint(GOLD); // intel-xeon-gold-6230-cpu-2-10ghz-s2
 
 /** watts = intercept + slope × cpu_seconds_per_s, as a linear counters model over busy CPU only. */
 export function linearCpuModel(intercept: number, slope: number, mapePercent = 4.2): { bytes: Uint8Array; meta: ModelMetadata } {
-  const spec = countersTask(['cpu_seconds_per_s'], ['watts']);
+  return linearCountersModel({ cpu_seconds_per_s: slope }, intercept, mapePercent);
+}
+
+/** watts = intercept + Σ weight × feature, as a linear counters model over the named counters. */
+export function linearCountersModel(weights: Record<string, number>, intercept: number, mapePercent = 4.2): { bytes: Uint8Array; meta: ModelMetadata } {
+  const features = Object.keys(weights);
+  const spec = countersTask(features, ['watts']);
   const meta: ModelMetadata = {
     task: 'counters',
     family: 'linear',
-    featureNames: ['cpu_seconds_per_s'],
+    featureNames: features,
     outputNames: ['watts'],
     scoredOutputs: ['watts'],
     units: 'W',
-    inputColumns: ['cpu_seconds_per_s'],
+    inputColumns: features,
     trainingDataSha256: '0'.repeat(64),
     trainingRows: 100,
     validation: { split: 'newest windows', folds: 1, mapePercent, rmseWatts: 1, method: 'newest-windows' },
     candidates: {},
     wattschedVersion: '0.1.0',
   };
-  return { bytes: buildOnnx(spec, { family: 'linear', coef: { center: [0], weights: [[slope]], bias: [intercept] } }, meta), meta };
+  const coef = { center: features.map(() => 0), weights: features.map((f) => [weights[f] as number]), bias: [intercept] };
+  return { bytes: buildOnnx(spec, { family: 'linear', coef }, meta), meta };
 }
 
 export interface RunningModelServer {
