@@ -78,14 +78,12 @@ export class NodeModels {
   private readonly queue: Entry[] = [];
   private running = 0;
   private shippedModel: Promise<{ model: PowerModel; key: string; mapePercent: number | null }> | null = null;
-  private inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
   private readonly now: () => number;
   private readonly load: (bytes: Uint8Array, name: string) => Promise<PowerModel>;
   /** Outcomes since start, for metrics and tests. */
   readonly stats = { fetches: { ok: 0, failed: 0, unusable: 0 }, batches: 0 };
-  /** Bumped whenever any fingerprint's answer changes, so callers can keep per-node results until then. */
-  generation = 0;
 
   constructor(private readonly opts: NodeModelsOptions) {
     this.now = opts.now ?? Date.now;
@@ -183,9 +181,9 @@ export class NodeModels {
     return p;
   }
 
+  /** The next lookup builds a new answer object, so callers that keep results per answer see the change. */
   private changed(e: Entry): void {
     e.lookup = null;
-    this.generation++;
   }
 
   private pump(): void {

@@ -94,7 +94,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
   const withModelHull = hullCache(emptyOff);
   const fromLookup = new WeakMap<Lookup, NodeCurve | null>();
   const modelCurveFor = (t: NodeTelemetry): { curve: NodeCurve | null; note: string } => {
-    if (!opts.models || !t.hardware) return { curve: null, note: '' };
+    if (!opts.models?.enabled || !t.hardware) return { curve: null, note: '' };
     const l = opts.models.lookup(t.hardware.fingerprint, t.hardware.description);
     let c = fromLookup.get(l);
     if (c === undefined) {

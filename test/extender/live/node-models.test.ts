@@ -245,6 +245,7 @@ describe('one inference run per model for every node that needs it', () => {
     await m.settled();
     expect(loaded).toHaveLength(1);
     expect(loaded[0]?.calls).toEqual([3]);
+    expect(m.stats.batches).toBe(1);
     // Each node's curve equals what the same model says for that node alone.
     const single = await OnnxPowerModel.load(join(MODELS_DIR, 'curve.onnx'));
     for (const hw of hws) {
