@@ -24,6 +24,9 @@ import { AgentFeed } from '../../../src/extender/telemetry/agent-feed.js';
 import { staticInventory } from '../../../src/extender/nodes/inventory.js';
 import { buildExtender } from '../../../src/extender/app.js';
 import { extenderConfig, post } from '../helpers.js';
+import { openNodeModels } from '../../../src/extender/live/open-models.js';
+import { loadConfig } from '../../../src/shared/config/load.js';
+import { ExtenderConfigSchema } from '../../../src/shared/config/extender.js';
 
 const EPYC: NodeHardware = { cpuModel: 'AMD EPYC 7763 64-Core Processor', sockets: 2, cores: 128, threads: 256, memoryGb: 1024, year: 2021, nodes: 1, cpuMhz: 2450, cpuVendor: 'amd' };
 const SMALL: NodeHardware = { cpuModel: 'Intel(R) Xeon(R) E-2288G CPU @ 3.70GHz', sockets: 1, cores: 8, threads: 16, memoryGb: 64, year: 2020, nodes: 1, cpuMhz: 3700, cpuVendor: 'intel' };
@@ -329,5 +332,24 @@ describe('through the extender: agents report hardware, /explain and /metrics na
       await m.close();
       for (const x of agents) await x.a.close();
     }
+  });
+});
+
+describe('configuration', () => {
+  test('nodeModels is validated once: a URL that is not http(s) is refused with its key; the environment sets it', () => {
+    expect(() => loadConfig(ExtenderConfigSchema, { flags: { nodeModels: { modelServerUrl: 'ftp://models:21' } } })).toThrow(/nodeModels\/modelServerUrl|nodeModels\.modelServerUrl/);
+    const c = loadConfig(ExtenderConfigSchema, { env: { WATTSCHED_EXTENDER_NODE_MODELS__MODEL_SERVER_URL: 'http://wattsched-model-server:8100' }, envPrefix: 'WATTSCHED_EXTENDER_' });
+    expect(c.nodeModels).toMatchObject({ modelServerUrl: 'http://wattsched-model-server:8100', requestTimeoutMs: 2000, refreshSeconds: 600, retryMinSeconds: 5, retryMaxSeconds: 300, maxFingerprints: 4096, shipped: true });
+  });
+
+  test('the defaults find the packaged shipped model; shipped: false turns it off', async () => {
+    const on = openNodeModels(loadConfig(ExtenderConfigSchema, {}).nodeModels);
+    on.lookup(GOLD_FP, GOLD);
+    await on.settled();
+    expect(on.lookup(GOLD_FP, GOLD).model?.modelId).toBe('shipped:curve');
+    await on.close();
+    const off = openNodeModels(loadConfig(ExtenderConfigSchema, { flags: { nodeModels: { shipped: false } } }).nodeModels);
+    expect(off.enabled).toBe(false);
+    await off.close();
   });
 });
