@@ -264,6 +264,11 @@ export class ModelServerCurve {
             evaluator.close();
             throw err;
           }
+          // Stopped while the child started (the agent is shutting down): nothing may outlive the meter.
+          if (this.stopped) {
+            evaluator.close();
+            return o.refreshMs;
+          }
           o.meter.useCounters({ id: countersId, errorPercent: r.heldOutMapePercent, detail: `model server ${r.match} match for fingerprint ${o.fingerprint}`, evaluator, idleWatts });
           o.log?.info({ model: countersId, match: r.match, features: r.featureNames }, 'node power from a counters model where its counters are live');
         }

@@ -210,6 +210,7 @@ export class NodeModels {
         e.serverFailures = 0;
         e.serverDueAt = this.now() + this.opts.refreshMs;
         if (e.server !== null || e.serverNote !== problem) {
+          this.opts.log?.info({ fingerprint: e.fingerprint, reason: problem }, 'the model server\'s model cannot price load; the node falls through to its next model');
           e.server = null;
           e.serverNote = problem;
           this.changed(e);
