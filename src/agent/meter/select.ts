@@ -2,12 +2,12 @@
 // layer last, which always opens. Every meter that does not open is kept with its reason for /v1/node.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../../shared/config/agent.js';
-import { packageRoot } from '../collector/addon.js';
-import { monotonicNs } from '../collector/types.js';
 import { Compile } from 'typebox/compile';
 import { fingerprint } from '../../model/features.js';
+import type { AgentConfig } from '../../shared/config/agent.js';
 import { NodeHardwareReportSchema, type NodeHardwareReport } from '../../shared/wire/agent.js';
+import { packageRoot } from '../collector/addon.js';
+import { monotonicNs } from '../collector/types.js';
 import { readHardware } from './hardware.js';
 import { HwmonMeter } from './hwmon.js';
 import { NodePower } from './layers.js';

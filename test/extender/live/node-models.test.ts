@@ -27,6 +27,7 @@ import { extenderConfig, post } from '../helpers.js';
 import { openNodeModels } from '../../../src/extender/live/open-models.js';
 import { loadConfig } from '../../../src/shared/config/load.js';
 import { ExtenderConfigSchema } from '../../../src/shared/config/extender.js';
+import { fetchModel } from '../../../src/shared/model-server-client.js';
 
 const EPYC: NodeHardware = { cpuModel: 'AMD EPYC 7763 64-Core Processor', sockets: 2, cores: 128, threads: 256, memoryGb: 1024, year: 2021, nodes: 1, cpuMhz: 2450, cpuVendor: 'amd' };
 const SMALL: NodeHardware = { cpuModel: 'Intel(R) Xeon(R) E-2288G CPU @ 3.70GHz', sockets: 1, cores: 8, threads: 16, memoryGb: 64, year: 2020, nodes: 1, cpuMhz: 3700, cpuVendor: 'intel' };
@@ -202,6 +203,15 @@ describe('the model server down, slow or wrong: the chain falls through, says wh
     expect((await score([node('gold')])).basis[0]).toMatch(/retry in 10 s/);
     await m.close();
     if (kind !== 'down') await fake.close();
+  });
+
+  test('the client reads at most maxBytes of an answer, and names the cap', async () => {
+    const fake = await fakeServer(() => ({ status: 200, body: JSON.stringify({ padding: 'x'.repeat(5000) }) }));
+    try {
+      await expect(fetchModel(fake.url, GOLD_FP, 'meta', { timeoutMs: 2000, maxBytes: 1000 })).rejects.toMatchObject({ code: 'WS_ERR_MODEL_SERVER', message: expect.stringMatching(/over the 1000-byte cap$/) });
+    } finally {
+      await fake.close();
+    }
   });
 
   test('a model that cannot price load (it needs PMU counters) is unusable, not a failure: shipped stands in', async () => {
