@@ -16,8 +16,15 @@ import { METRICS } from '../../shared/names.js';
 import { fetchModel } from '../../shared/model-server-client.js';
 import type { NodeHardware } from '../../shared/wire/model.js';
 import type { PowerCurve } from '../../model/curve.js';
-import { loadCurveProblem, loadCurves, type LoadCurve } from '../../model/load-curve.js';
-import { OnnxPowerModel, type PowerModel } from '../../model/power-model.js';
+import type { LoadCurve } from '../../model/load-curve.js';
+import type { PowerModel } from '../../model/power-model.js';
+
+/**
+ * The model code, imported on first use: onnxruntime's native library costs ~15 MiB of resident memory at import,
+ * which an extender whose nodes report no hardware (or with no model source) never pays.
+ */
+type ModelLib = typeof import('../../model/load-curve.js') & typeof import('../../model/power-model.js');
+const importModelLib = async (): Promise<ModelLib> => ({ ...(await import('../../model/load-curve.js')), ...(await import('../../model/power-model.js')) });
 
 export type ModelSource = 'model-server' | 'shipped';
 
@@ -82,12 +89,13 @@ export class NodeModels {
   private closed = false;
   private readonly now: () => number;
   private readonly load: (bytes: Uint8Array, name: string) => Promise<PowerModel>;
+  private libLoading: Promise<ModelLib> | null = null;
   /** Outcomes since start, for metrics and tests. */
   readonly stats = { fetches: { ok: 0, failed: 0, unusable: 0 }, batches: 0 };
 
   constructor(private readonly opts: NodeModelsOptions) {
     this.now = opts.now ?? Date.now;
-    this.load = opts.loadModel ?? ((bytes, name) => OnnxPowerModel.fromBytes(bytes, name));
+    this.load = opts.loadModel ?? (async (bytes, name) => (await this.lib()).OnnxPowerModel.fromBytes(bytes, name));
     this.entries = new LRUCache<string, Entry>({ max: opts.maxFingerprints });
     this.loaded = new LRUCache<string, Promise<PowerModel>>({
       max: MAX_LOADED_MODELS,
@@ -175,6 +183,11 @@ export class NodeModels {
     });
   }
 
+  private lib(): Promise<ModelLib> {
+    this.libLoading ??= importModelLib();
+    return this.libLoading;
+  }
+
   private track<T>(p: Promise<T>): Promise<T> {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
@@ -203,7 +216,7 @@ export class NodeModels {
     try {
       const { resolution: r } = await fetchModel(url, e.fingerprint, 'meta', { timeoutMs });
       const name = `${r.fingerprint}@v${r.version ?? 0}`;
-      const problem = loadCurveProblem({ task: r.task, featureNames: r.featureNames, name });
+      const problem = (await this.lib()).loadCurveProblem({ task: r.task, featureNames: r.featureNames, name });
       if (problem !== null) {
         // The server answered; its model just cannot price load. Not a failure to back off from.
         this.stats.fetches.unusable++;
@@ -298,7 +311,7 @@ export class NodeModels {
     this.pendingBatches.delete(model);
     this.stats.batches++;
     try {
-      const curves = await loadCurves(model, waiting.map((w) => w.hardware));
+      const curves = await (await this.lib()).loadCurves(model, waiting.map((w) => w.hardware));
       waiting.forEach((w, i) => w.done(curves[i] as LoadCurve));
     } catch (err) {
       for (const w of waiting) w.done(err as Error);
