@@ -7,7 +7,6 @@
 // A counters model that also needs PMU counters (cycles, instructions, …) cannot be priced at a load the node is
 // not at, and is refused with the reason, so the caller falls through to its next source.
 import type { PowerModel } from './power-model.js';
-import { predictCurves } from './power-model.js';
 import { CURVE_LEVELS } from './features.js';
 import { CURVE_POINTS, validateCurve, type PowerCurve } from './curve.js';
 import type { NodeHardware } from '../shared/wire/model.js';
@@ -46,7 +45,9 @@ export async function loadCurves(model: PowerModel, nodes: readonly NodeHardware
   if (problem !== null) throw new WS_ERR_MODEL_INPUT(problem);
   if (nodes.length === 0) return [];
   let raw: number[][];
-  if (model.task === 'curve') raw = await predictCurves(model, nodes);
+  // Imported here, not at the top: the pure functions above serve the agent, which must not map onnxruntime's
+  // native library (~15 MiB resident) just to check a model's inputs. Whoever holds a model has loaded it already.
+  if (model.task === 'curve') raw = await (await import('./power-model.js')).predictCurves(model, nodes);
   else {
     const width = model.featureNames.length;
     const rows = new Float32Array(nodes.length * CURVE_POINTS * width);

@@ -1,6 +1,7 @@
 // The agent's model layer asking the model server (the real one, in-process on 127.0.0.1:0) for its node's model:
 // in the background, cached by version, falling back with the reason, and reporting the source and model id on every
 // reading. Node power on this machine is the CPU-time curve model; the reading says so.
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -188,6 +189,12 @@ describe('the model server in the agent model layer', () => {
     const { bytes } = linearCpuModel(40, 0.5);
     expect(await built.fileCurveInChild(bytes, GOLD)).toEqual(await inProcess(bytes, GOLD));
   });
+});
+
+const agentCommand = resolve('dist/src/agent/command.js');
+test.skipIf(!existsSync(agentCommand) || !existsSync('/proc/self/maps'))('the agent process does not map onnxruntime: models are scored in child processes', () => {
+  const out = execFileSync(process.execPath, ['-e', `import(${JSON.stringify(agentCommand)}).then(() => process.stdout.write(String(/onnxruntime/.test(require('fs').readFileSync('/proc/self/maps', 'utf8')))))`], { encoding: 'utf8' });
+  expect(out).toBe('false');
 });
 
 describe('openNodePower with a model server', () => {

@@ -1,6 +1,9 @@
 // The node model chain in the extender: annotation > configured curves > model server by fingerprint > shipped curve
 // model from the node's description > embedded; the model server looked up in the background with backoff, and
 // each model turned into load curves in one inference run per model. The model server is the real one, in-process.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -343,6 +346,12 @@ describe('through the extender: agents report hardware, /explain and /metrics na
       for (const x of agents) await x.a.close();
     }
   });
+});
+
+const extenderCommand = join(fileURLToPath(new URL('../../../', import.meta.url)), 'dist/src/extender/command.js');
+test.skipIf(!existsSync(extenderCommand) || !existsSync('/proc/self/maps'))('an extender with no node model loaded does not map onnxruntime', () => {
+  const out = execFileSync(process.execPath, ['-e', `import(${JSON.stringify(extenderCommand)}).then(() => process.stdout.write(String(/onnxruntime/.test(require('fs').readFileSync('/proc/self/maps', 'utf8')))))`], { encoding: 'utf8' });
+  expect(out).toBe('false');
 });
 
 describe('configuration', () => {
