@@ -3,6 +3,8 @@
 // (only mutating routes need a credential). Every way the answer can be unusable (no answer in time, a non-200, a
 // body over the cap, not JSON, not the schema, an ONNX file missing or not base64) is one typed error with a reason,
 // so callers fall through to their next model source and say why.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Compile } from 'typebox/compile';
 import { WS_ERR_MODEL_SERVER } from './errors.js';
 import { ModelResolutionSchema, type ModelResolution } from './wire/model.js';
@@ -25,27 +27,44 @@ const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 const checkResolution = Compile(ModelResolutionSchema);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) throw new Error(`answer of ${declared} bytes is over the ${maxBytes}-byte cap`);
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    n += chunk.byteLength;
-    if (n > maxBytes) throw new Error(`answer over the ${maxBytes}-byte cap`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * One GET over node:http(s): the agent would otherwise load fetch's HTTP stack (undici, ~10 MiB resident) for a
+ * request every few minutes.
+ */
+function get(url: URL, timeoutMs: number, maxBytes: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        res.destroy();
+        reject(new Error(`answer of ${declared} bytes is over the ${maxBytes}-byte cap`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (chunk: Buffer) => {
+        n += chunk.byteLength;
+        if (n > maxBytes) {
+          res.destroy();
+          reject(new Error(`answer over the ${maxBytes}-byte cap`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export async function fetchModel(baseUrl: string, fingerprint: string, include: 'meta' | 'onnx', opts: ModelFetchOptions): Promise<FetchedModel> {
   const version = opts.version === undefined ? '' : `&version=${opts.version}`;
   const url = new URL(`/v1/models/${encodeURIComponent(fingerprint)}?include=${include}${version}`, baseUrl);
   try {
-    const signal = AbortSignal.timeout(opts.timeoutMs);
-    const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
-    const text = await readCapped(res, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+    const res = await get(url, opts.timeoutMs, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+    const text = res.text;
     if (res.status !== 200) {
       let message = '';
       try {
@@ -73,7 +92,9 @@ export async function fetchModel(baseUrl: string, fingerprint: string, include: 
     return { resolution, onnx: new Uint8Array(Buffer.from(b64, 'base64')) };
   } catch (err) {
     const e = err as Error;
-    const why = e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : ((e.cause as Error | undefined)?.message ?? e.message);
+    // An aborted request reports AbortError whose cause is the signal's TimeoutError.
+    const timedOut = e.name === 'TimeoutError' || (e.cause as Error | undefined)?.name === 'TimeoutError';
+    const why = timedOut ? `no answer within ${opts.timeoutMs} ms` : e.message;
     throw new WS_ERR_MODEL_SERVER(url.origin, fingerprint, why);
   }
 }
