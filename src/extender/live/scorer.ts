@@ -1,8 +1,9 @@
 // The closed loop: marginal watts = P_node(u + d) − P_node(u), with u the node's CPU load as its agent measured it
 // (requested CPU where the node has no agent) and d the pod's predicted demand (its workload's history, else the
 // cold-start chain). P_node is the node's curve (the chain in curves.ts; node models from models.ts, each model
-// evaluated for all nodes waiting on it in one batch, in the background) and the formula is the power-curve scorer's: on the
-// lower convex envelope, with its small tie-break, so what `wattsched sim` measured of that formula holds here.
+// evaluated for all nodes waiting on it in one batch, in the background) and the formula is the power-curve scorer's:
+// the lower convex envelope's step mixed with the curve's (CURVE_WEIGHT), so what `wattsched sim` measured of that
+// formula holds here.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { ANNOTATIONS, METRICS } from '../../shared/names.js';
