@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { annotateBoundPods, type PredictedWattsAnnotator } from '../../src/extender/annotate/predicted.js';
 import type { NodeInventory } from '../../src/extender/nodes/inventory.js';
 import { kubeInventory } from '../../src/extender/nodes/kube.js';
-import { PredictionLedger } from '../../src/extender/telemetry/predictions.js';
+import { modelOfBasis, PredictionLedger } from '../../src/extender/telemetry/predictions.js';
 import { kubePatcher } from '../../src/shared/pod-annotations.js';
 
 let rv = 1;
@@ -133,5 +133,17 @@ describe('predicted-watts annotation', () => {
     // The prediction is still there for the prediction-error metric when the pod's agent measures it.
     expect(ledger.prediction('f1', 'n1')).toEqual({ watts: 1, model: 'annotation' });
     patchStatus = 200;
+  });
+});
+
+describe('predicted-model names the model, not its detail', () => {
+  test.each([
+    ['curve: annotation; load: measured 12.0% (agent, 1 s old)', 'annotation'],
+    ['curve: model-server:fp-1@v3, exact match for fp-1 (MAPE 4.1%); load: requested CPU (no agent report)', 'model-server:fp-1@v3'],
+    ['curve: shipped:curve, from the node\'s description, fingerprint x; load: requested CPU (no agent report)', 'shipped:curve'],
+    ['curve: label tier=a (ignored invalid annotation: need 11 values, got 3); load: x', 'label tier=a'],
+    ['curve: embedded SPECpower median scaled to 4 CPUs; load: requested CPU (no agent report)', 'embedded SPECpower median scaled to 4 CPUs'],
+  ])('%s', (basis, model) => {
+    expect(modelOfBasis(basis)).toBe(model);
   });
 });

@@ -25,11 +25,14 @@ export interface PredictionOutcome {
   readonly errorRatio: number;
 }
 
-/** The curve part of a scorer basis ("curve: annotation; load: …" → "annotation"), at most 200 characters. */
+/**
+ * The model named by a scorer basis, without its detail: "curve: annotation; load: …" → "annotation",
+ * "curve: model-server:fp@v1, exact match for fp (…); load: …" → "model-server:fp@v1"; at most 200 characters.
+ */
 export function modelOfBasis(basis: string | undefined): string {
   if (basis === undefined) return 'unknown';
-  const curve = basis.split('; ')[0] as string;
-  return curve.replace(/^curve: /, '').slice(0, 200);
+  const curve = (basis.split('; ')[0] as string).replace(/^curve: /, '');
+  return (curve.split(' (')[0] as string).split(', ')[0]!.slice(0, 200);
 }
 
 /**
