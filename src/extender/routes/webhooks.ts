@@ -6,18 +6,16 @@ import sjson from 'secure-json-parse';
 import { WS_ERR_BAD_REQUEST, WS_ERR_UNKNOWN_VERB } from '../../shared/errors.js';
 import { ANNOTATIONS } from '../../shared/names.js';
 import {
-  ExtenderArgsSchema,
   ExtenderPreemptionArgsSchema,
   ExtenderPreemptionResultSchema,
-  type ExtenderArgs,
   type ExtenderFilterResult,
   type MetaVictims,
-  type Node,
 } from '../../shared/wire/extender.js';
-import { canonicalizeExtenderArgs, canonicalizePreemptionArgs } from '../protocol/go-keys.js';
-import { nodeItemSpans } from '../protocol/raw-items.js';
+import { canonicalizePreemptionArgs } from '../protocol/go-keys.js';
+import type { ArgsProblem, ArgsResult, ParsedArgs } from '../protocol/args.js';
+import { OFFLOAD_BYTES, ParsePool } from '../protocol/parse-pool.js';
 import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
-import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
+import type { NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
 import { budgetViolations, inBudget } from '../decisions/budgets.js';
 import type { PowerBudget } from '../../shared/config/extender.js';
@@ -40,7 +38,6 @@ interface Candidates {
   mode: 'names' | 'full';
   names: string[];
   states: (NodeState | undefined)[];
-  items?: Node[];
   inventoryReady: boolean;
 }
 
@@ -78,9 +75,40 @@ const emptyFilterResult = (error: string): ExtenderFilterResult => ({ Nodes: nul
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request body as sent, kept so full-mode answers can echo Node objects without re-serialising them. */
-    rawJson: string;
+    /** The body's bytes, kept for the full-mode filter, which echoes the surviving Node objects as they came in. */
+    rawBody: Buffer | null;
   }
+}
+
+/** A refused body as the error Fastify's handler expects: a schema failure carries `validation` like Ajv's do. */
+function problemError(p: ArgsProblem): Error {
+  if (p.kind === 'validation') return Object.assign(new Error(p.message), { statusCode: 400, validation: p.validation, validationContext: 'body' });
+  return new WS_ERR_BAD_REQUEST(p.message);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The surviving Node objects of a full-mode body as one JSON array, from the bytes that came in: consecutive
+ * survivors are copied as one slice, separators included, so usually the whole array is a single copy.
+ */
+function echoedItems(body: Buffer | null, args: ParsedArgs, keep: (i: number) => boolean): Buffer {
+  const n = args.names.length;
+  if (!args.itemBytes || !body) return Buffer.from(`[${(args.itemsJson ?? []).filter((_, i) => keep(i)).join(',')}]`);
+  const spans = args.itemBytes;
+  const parts: Uint8Array[] = [encoder.encode('[')];
+  let run = -1;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && keep(i)) {
+      if (run < 0) run = i;
+    } else if (run >= 0) {
+      if (parts.length > 1) parts.push(encoder.encode(','));
+      parts.push(body.subarray(spans[2 * run] as number, spans[2 * (i - 1) + 1] as number));
+      run = -1;
+    }
+  }
+  parts.push(encoder.encode(']'));
+  return Buffer.concat(parts);
 }
 
 const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) => {
@@ -101,36 +129,27 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   const unsubscribe = inventory.onPodSettled(() => metrics.assumedPods.set(assumed.size()));
   app.addHook('onClose', async () => unsubscribe());
 
-  const candidates = (args: ExtenderArgs): Candidates => {
-    if (args.NodeNames !== undefined && args.NodeNames !== null) {
-      const names = args.NodeNames;
-      return { mode: 'names', names, states: names.map((n) => inventory.get(n)), inventoryReady: inventory.ready() };
-    }
-    if (args.Nodes !== undefined && args.Nodes !== null) {
-      const items = args.Nodes.items ?? [];
-      const states = items.map((n, i) => {
-        const s = nodeStateFromNode(n, 0);
-        if (!s) throw new WS_ERR_BAD_REQUEST(`Nodes.items[${i}] has no metadata.name`);
-        // Bound pods are only known to a cluster watch; the Node object itself does not carry them.
-        const requested = inventory.get(s.name)?.requestedMilliCPU ?? 0;
-        return requested === 0 ? s : { ...s, requestedMilliCPU: requested };
-      });
-      return { mode: 'full', names: states.map((s) => s.name), states, items, inventoryReady: true };
-    }
-    throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
+  const candidates = (args: ParsedArgs): Candidates => {
+    if (args.mode === 'names') return { mode: 'names', names: args.names, states: args.names.map((n) => inventory.get(n)), inventoryReady: inventory.ready() };
+    const states = (args.nodes ?? []).map((s) => {
+      // Bound pods are only known to a cluster watch; the Node object itself does not carry them.
+      const requested = inventory.get(s.name)?.requestedMilliCPU ?? 0;
+      return requested === 0 ? s : { ...s, requestedMilliCPU: requested };
+    });
+    return { mode: 'full', names: args.names, states, inventoryReady: true };
   };
 
   /** `adjust` rewrites known candidates before scoring; `subset` picks which of them to score. */
   const judge = async (
     verb: Verb,
     req: FastifyRequest,
-    args: ExtenderArgs,
+    args: ParsedArgs,
     how: { adjust?: (s: NodeState) => NodeState; subset?: (c: Candidates) => ScoreSubset } = {},
   ): Promise<{ c: Candidates; ev: Evaluation }> => {
     const raw = candidates(args);
     const c = how.adjust ? { ...raw, states: raw.states.map((s) => s && how.adjust!(s)) } : raw;
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
+    const ev = await evaluate(scorer, podDemand(args.pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
@@ -147,42 +166,42 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     },
   });
 
-  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text. Parsing
-  // starts the request's synchronous work (validation, scoring and the answer follow in the same turn), so it waits
-  // its turn in the queue: health probes arriving meanwhile are answered between two requests.
+  // Filter and prioritize bodies become ParsedArgs (protocol/args.ts): large ones in the parse pool, off the main
+  // event loop; small ones here, each waiting its turn in the queue (parsing starts the request's synchronous work,
+  // scoring and the answer follow in the same turn), so health probes arriving meanwhile are answered between two
+  // requests. Preempt bodies are parsed as plain JSON, with the same protection as Fastify's own parser
+  // (prototype poisoning is refused), and checked by the route's schema.
   const turns = new TurnQueue();
-  app.decorateRequest('rawJson', '');
+  const pool = new ParsePool();
+  app.addHook('onClose', async () => pool.close());
+  app.decorateRequest('rawBody', null);
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const buf = body as Buffer;
+    const verb = (req.routeOptions.config as { verb?: string } | undefined)?.verb;
+    if (verb === 'filter' || verb === 'prioritize') {
+      const echo = verb === 'filter';
+      const settle = (p: Promise<ArgsResult>) =>
+        p.then(
+          (r) => {
+            if (!r.ok) return done(problemError(r.problem), undefined);
+            if (echo && r.args.mode === 'full') req.rawBody = buf;
+            done(null, r.args);
+          },
+          (err: Error) => done(err, undefined),
+        );
+      if (buf.length >= OFFLOAD_BYTES) void settle(pool.parse(buf, echo, echo));
+      else turns.push(() => void settle(pool.parse(buf, echo, echo)));
+      return;
+    }
     turns.push(() => {
-      const raw = text as string;
       try {
-        req.rawJson = raw;
-        done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
+        done(null, sjson.parse(buf.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
       } catch (err) {
         done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
       }
     });
   });
-
-  /** Surviving Node objects as the bytes that came in, or undefined when the raw text cannot be matched up. */
-  const rawNodeItems = (req: FastifyRequest, count: number, keep: (i: number) => boolean): string | undefined => {
-    const spans = nodeItemSpans(req.rawJson);
-    if (!spans || spans.length !== count) return undefined;
-    // Consecutive survivors are copied as one slice, separators included: usually the whole array is one slice.
-    const parts: string[] = [];
-    let run = -1;
-    spans.forEach(([a], i) => {
-      if (keep(i)) {
-        if (run < 0) run = a;
-      } else if (run >= 0) {
-        parts.push(req.rawJson.slice(run, (spans[i - 1] as [number, number])[1]));
-        run = -1;
-      }
-    });
-    if (run >= 0) parts.push(req.rawJson.slice(run, (spans[spans.length - 1] as [number, number])[1]));
-    return `[${parts.join(',')}]`;
-  };
 
   // Go's decoder accepts any letter case for the extender's own fields; normalise before the schema sees them.
   const canonical = (fix: (b: unknown) => unknown) => async (req: FastifyRequest) => {
@@ -214,13 +233,14 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
 
   app.post(
     `${prefix}/${opts.filterVerb}`,
-    { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
+    { config: { verb: 'filter' } },
     async (req, reply) => {
+      const args = req.body as ParsedArgs;
       // Only a node with a power cap or in a budget's group can fail this filter, so only those are scored;
       // prioritize scores the rest. They are judged with everything bound there plus the pods this filter recently
       // let onto them, and the pod is then assumed on each of them it passed.
-      const podUid = podDemand(req.body.Pod).uid;
-      const { c, ev } = await judge('filter', req, req.body, {
+      const podUid = podDemand(args.pod).uid;
+      const { c, ev } = await judge('filter', req, args, {
         adjust: (s) => (isConstrained(s) ? withAssumed(s, podUid) : s),
         subset: (cand) => ({ select: (i) => isConstrained(cand.states[i]), leftOutBasis: 'not scored here: no power cap or budget to check' }),
       });
@@ -238,20 +258,24 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
       const keep = (i: number): boolean => !failed.has(i);
-      // Both modes answer with pre-serialised text (a string with a JSON content type is sent as-is by Fastify,
-      // skipping the schema serializer): survivors' names, or the survivors' Node objects as the bytes that came in.
-      const nodes = c.mode === 'full' ? (rawNodeItems(req, c.names.length, keep) ?? JSON.stringify((c.items as Node[]).filter((_, i) => keep(i)))) : undefined;
-      const head = nodes !== undefined ? `{"Nodes":{"items":${nodes}},"NodeNames":null` : `{"Nodes":null,"NodeNames":${nodeNamesJson(c.names, keep)}`;
+      // Both modes answer pre-serialised (Fastify sends a JSON-typed string or a Buffer as it is, skipping the schema
+      // serializer): survivors' names, or the survivors' Node objects as the bytes that came in.
+      const tail = `,"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}`;
       reply.type('application/json; charset=utf-8');
-      return reply.send(`${head},"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}` as never);
+      if (c.mode === 'full') {
+        const items = echoedItems(req.rawBody, args, keep);
+        req.rawBody = null;
+        return reply.send(Buffer.concat([encoder.encode('{"Nodes":{"items":'), items, encoder.encode(`},"NodeNames":null${tail}`)]));
+      }
+      return reply.send(`{"Nodes":null,"NodeNames":${nodeNamesJson(c.names, keep)}${tail}` as never);
     },
   );
 
   app.post(
     `${prefix}/${opts.prioritizeVerb}`,
-    { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'prioritize' } },
+    { config: { verb: 'prioritize' } },
     async (req, reply) => {
-      const { c, ev } = await judge('prioritize', req, req.body);
+      const { c, ev } = await judge('prioritize', req, req.body as ParsedArgs);
       const scores = priorities(ev);
       explain.recordPrioritize(ev, scores);
       reply.type('application/json; charset=utf-8');
