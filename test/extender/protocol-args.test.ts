@@ -3,7 +3,7 @@
 // transfer (not a copy), and the byte offsets it reports must cut the Node objects out exactly as sent, also when
 // the body holds multi-byte UTF-8.
 import { afterAll, describe, expect, test } from 'vitest';
-import { parseExtenderArgs } from '../../src/extender/protocol/args.js';
+import { NamesCache, parseExtenderArgs } from '../../src/extender/protocol/args.js';
 import { OFFLOAD_BYTES, ParsePool } from '../../src/extender/protocol/parse-pool.js';
 import { extenderArgs, realisticNode, realisticPod } from '../../bench/extender/fixtures.js';
 
@@ -84,5 +84,36 @@ describe('parseExtenderArgs', () => {
     if (!r.ok) throw new Error(r.problem.message);
     expect(r.args.names).toEqual(['a', 'b']);
     expect(r.args.itemBytes).toBeDefined();
+  });
+});
+
+describe('names-mode fast path (the candidate list is the body\'s tail and repeats)', () => {
+  const names = Array.from({ length: 300 }, (_, i) => `node-${i}`);
+  const body = (list: unknown, pod: unknown = realisticPod()) => Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: list }));
+
+  test('gives what the full parse gives, and a repeated list is the same array, not parsed again', () => {
+    const cache = new NamesCache();
+    const first = parseExtenderArgs(body(names), false, cache);
+    expect(first).toEqual(parseExtenderArgs(body(names), false));
+    const second = parseExtenderArgs(body(names), false, cache);
+    if (!first.ok || !second.ok) throw new Error('expected both to parse');
+    expect(second.args.names).toBe(first.args.names);
+    const other = parseExtenderArgs(body(names.slice(1)), false, cache);
+    expect(other.ok && other.args.names).toEqual(names.slice(1));
+  });
+
+  test('text inside the Pod cannot pose as the candidate list (its quotes are escaped)', () => {
+    const pod = { ...realisticPod(), metadata: { name: 'p', annotations: { x: ',"NodeNames":["evil"]}' } } };
+    const r = parseExtenderArgs(body(['a'], pod), false, new NamesCache());
+    expect(r).toMatchObject({ ok: true, args: { names: ['a'] } });
+  });
+
+  test('anything unusual falls back to the full parse and its exact errors', () => {
+    const cache = new NamesCache();
+    expect(parseExtenderArgs(body(['a', 5]), false, cache)).toEqual(parseExtenderArgs(body(['a', 5]), false));
+    expect(parseExtenderArgs(body(['a', 5]), false, cache)).toMatchObject({ ok: false, problem: { kind: 'validation' } });
+    const broken = Buffer.from('{"Pod":{"metadata":},"NodeNames":["a"]}');
+    expect(parseExtenderArgs(broken, false, cache)).toEqual(parseExtenderArgs(broken, false));
+    expect(parseExtenderArgs(Buffer.from('{"Pod":3,"NodeNames":["a"]}'), false, cache)).toMatchObject({ ok: false, problem: { message: 'body/Pod must be object' } });
   });
 });

@@ -56,11 +56,65 @@ function byteSpans(text: string, byteLength: number, spans: readonly (readonly [
 }
 
 /**
- * Parses (refusing prototype poisoning, as Fastify's own parser does), applies Go's case-insensitive field names,
- * checks the schema and projects. `echo` asks for where each Node's bytes are (only the full-mode filter needs it).
+ * kube-scheduler (Go's json.Marshal of ExtenderArgs) writes NodeNames last and without spaces, so in names mode the
+ * candidate list is the body's tail; and the same list comes again and again (filter, then prioritize, for one pod;
+ * every pod while all nodes are feasible). The last list is kept with its parsed array, so a repeat costs a string
+ * comparison instead of parsing and checking thousands of names, and its strings arrive already hashed for the
+ * inventory lookups that follow. One per thread that parses; the array is shared, so nobody may modify it.
  */
-export function parseExtenderArgs(body: Buffer, echo: boolean): ArgsResult {
+export class NamesCache {
+  text = '';
+  names: string[] = [];
+}
+
+const NAMES_TAIL = ',"NodeNames":[';
+const NO_NAMES: string[] = [];
+
+/**
+ * The fast path for a body that ends in `,"NodeNames":[…]}`: the rest is parsed and checked as usual and the names
+ * come from the cache or from parsing the tail alone. Undefined whenever anything is unusual (the full parse then
+ * decides, with its own error messages). Where the rest parses, the whole body is valid JSON with NodeNames as a
+ * top-level key written last, and Go and canonicalizeKeys both let the last key win, so the answer is the same.
+ */
+function namesFastPath(text: string, cache: NamesCache): ArgsResult | undefined {
+  if (!text.endsWith(']}')) return undefined;
+  const k = text.lastIndexOf(NAMES_TAIL);
+  if (k < 0) return undefined;
+  const namesText = text.slice(k + NAMES_TAIL.length - 1, text.length - 1);
+  let names: string[];
+  if (namesText === cache.text) names = cache.names;
+  else {
+    try {
+      const parsed: unknown = JSON.parse(namesText);
+      if (!Array.isArray(parsed) || !parsed.every((n) => typeof n === 'string')) return undefined;
+      names = parsed as string[];
+    } catch {
+      return undefined;
+    }
+    cache.text = namesText;
+    cache.names = names;
+  }
+  let rest: unknown;
+  try {
+    rest = sjson.parse(`${text.slice(0, k)}}`, { protoAction: 'error', constructorAction: 'error' });
+  } catch {
+    return undefined;
+  }
+  const value = canonicalizeExtenderArgs(rest) as Record<string, unknown>;
+  value.NodeNames = NO_NAMES;
+  if (!checkArgs.Check(value)) return undefined;
+  return { ok: true, args: { mode: 'names', pod: value.Pod as Pod, names } };
+}
+
+/**
+ * Parses (refusing prototype poisoning, as Fastify's own parser does), applies Go's case-insensitive field names,
+ * checks the schema and projects. `echo` asks for where each Node's bytes are (only the full-mode filter needs it);
+ * `names` keeps the last candidate list between calls (see NamesCache).
+ */
+export function parseExtenderArgs(body: Buffer, echo: boolean, names?: NamesCache): ArgsResult {
   const text = body.toString('utf8');
+  const fast = names ? namesFastPath(text, names) : undefined;
+  if (fast) return fast;
   let raw: unknown;
   try {
     raw = sjson.parse(text, { protoAction: 'error', constructorAction: 'error' });

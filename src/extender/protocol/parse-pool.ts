@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { WS_ERR_OVERLOADED } from '../../shared/errors.js';
-import { parseExtenderArgs, type ArgsResult } from './args.js';
+import { NamesCache, parseExtenderArgs, type ArgsResult } from './args.js';
 import type { ParseJob } from './parse-worker.js';
 
 /** Bodies at least this large go to a worker; smaller ones (names mode, small clusters) cost less than the hop. */
@@ -36,6 +36,7 @@ export interface ParsePoolOptions {
 
 export class ParsePool {
   private readonly pool: Piscina<ParseJob, ArgsResult>;
+  private readonly names = new NamesCache();
 
   constructor(opts: ParsePoolOptions = {}) {
     const threads = opts.threads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
@@ -47,7 +48,7 @@ export class ParsePool {
    * full-mode filter echoes them), so a copy is transferred instead of the body itself.
    */
   async parse(body: Buffer, echo: boolean, keepBody: boolean): Promise<ArgsResult> {
-    if (body.length < OFFLOAD_BYTES) return parseExtenderArgs(body, echo);
+    if (body.length < OFFLOAD_BYTES) return parseExtenderArgs(body, echo, this.names);
     // Only a buffer that owns its whole ArrayBuffer can be transferred without taking bytes that are not its own.
     const owns = body.byteOffset === 0 && body.buffer.byteLength === body.length;
     const bytes = keepBody || !owns ? new Uint8Array(body) : new Uint8Array(body.buffer, 0, body.length);

@@ -46,18 +46,35 @@ const PLAIN_NAME = /^[a-z0-9.-]*$/;
 
 const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}`);
 
+const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
+
+/**
+ * `{"Host":<name>` for each name, kept for the last names array: names mode hands the same array again while the
+ * candidate list repeats (protocol/args.ts NamesCache), so the quoting is done once per list, not per call.
+ */
+const hostHeads = (() => {
+  let forNames: readonly string[] | undefined;
+  let heads: string[] = [];
+  return (names: readonly string[]): string[] => {
+    if (names !== forNames) {
+      heads = names.map((n) => `{"Host":${jsonName(n)}`);
+      forNames = names;
+    }
+    return heads;
+  };
+})();
+
 /** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
 function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
+  const heads = hostHeads(names);
   let out = '[';
   for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
     if (i > 0) out += ',';
-    out += `{"Host":${jsonName(name)}${SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`}`;
+    out += heads[i] as string;
+    out += SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`;
   }
   return `${out}]`;
 }
-
-const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
 
 /** The names of the nodes `keep` selects, as a JSON array. */
 function nodeNamesJson(names: readonly string[], keep: (i: number) => boolean): string {
