@@ -14,7 +14,7 @@ import {
 import { canonicalizePreemptionArgs } from '../protocol/go-keys.js';
 import type { ArgsProblem, ArgsResult, ParsedArgs } from '../protocol/args.js';
 import { OFFLOAD_BYTES, ParsePool } from '../protocol/parse-pool.js';
-import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
+import { podCpuRequestMilli, podDemand, type PodDemand } from '../protocol/pod.js';
 import type { NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
 import { budgetViolations, inBudget } from '../decisions/budgets.js';
@@ -49,20 +49,23 @@ const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}
 const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
 
 /**
- * `{"Host":<name>` for each name, kept for the last names array: names mode hands the same array again while the
- * candidate list repeats (protocol/args.ts NamesCache), so the quoting is done once per list, not per call.
+ * `compute(names)` kept for the last names array: names mode hands the same array again while the candidate list
+ * repeats (protocol/args.ts NamesCache), so quoting is done once per list, not per call.
  */
-const hostHeads = (() => {
+function perList<T>(compute: (names: readonly string[]) => T): (names: readonly string[]) => T {
   let forNames: readonly string[] | undefined;
-  let heads: string[] = [];
-  return (names: readonly string[]): string[] => {
+  let value: T;
+  return (names) => {
     if (names !== forNames) {
-      heads = names.map((n) => `{"Host":${jsonName(n)}`);
+      value = compute(names);
       forNames = names;
     }
-    return heads;
+    return value;
   };
-})();
+}
+
+/** `{"Host":<name>` for each name. */
+const hostHeads = perList((names) => names.map((n) => `{"Host":${jsonName(n)}`));
 
 /** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
 function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
@@ -75,6 +78,9 @@ function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): 
   }
   return `${out}]`;
 }
+
+/** All the names, as a JSON array: the filter's answer when every candidate passes. */
+const allNamesJson = perList((names) => nodeNamesJson(names, () => true));
 
 /** The names of the nodes `keep` selects, as a JSON array. */
 function nodeNamesJson(names: readonly string[], keep: (i: number) => boolean): string {
@@ -156,23 +162,16 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     return { mode: 'full', names: args.names, states, inventoryReady: true };
   };
 
-  /** `adjust` rewrites known candidates before scoring; `subset` picks which of them to score. */
-  const judge = async (
-    verb: Verb,
-    req: FastifyRequest,
-    args: ParsedArgs,
-    how: { adjust?: (s: NodeState) => NodeState; subset?: (c: Candidates) => ScoreSubset } = {},
-  ): Promise<{ c: Candidates; ev: Evaluation }> => {
-    const raw = candidates(args);
-    const c = how.adjust ? { ...raw, states: raw.states.map((s) => s && how.adjust!(s)) } : raw;
+  /** `subset` picks which known candidates to score. */
+  const judge = async (verb: Verb, req: FastifyRequest, pod: PodDemand, c: Candidates, subset?: ScoreSubset): Promise<Evaluation> => {
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
+    const ev = await evaluate(scorer, pod, c.names, c.states, c.inventoryReady, subset);
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
     }
     metrics.decisions.inc({ verb, outcome: ev.failOpen ? 'fail_open' : 'scored' });
-    return { c, ev };
+    return ev;
   };
 
   installAdmission(app, opts.serving, {
@@ -253,22 +252,25 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     { config: { verb: 'filter' } },
     async (req, reply) => {
       const args = req.body as ParsedArgs;
+      const pod = podDemand(args.pod);
+      const podUid = pod.uid;
       // Only a node with a power cap or in a budget's group can fail this filter, so only those are scored;
       // prioritize scores the rest. They are judged with everything bound there plus the pods this filter recently
-      // let onto them, and the pod is then assumed on each of them it passed.
-      const podUid = podDemand(args.pod).uid;
-      const { c, ev } = await judge('filter', req, args, {
-        adjust: (s) => (isConstrained(s) ? withAssumed(s, podUid) : s),
-        subset: (cand) => ({ select: (i) => isConstrained(cand.states[i]), leftOutBasis: 'not scored here: no power cap or budget to check' }),
-      });
-      const failed = capViolations(ev, c.states);
+      // let onto them, and the pod is then assumed on each of them it passed. Usually no candidate has a cap, and
+      // the answer is then the candidate list as it came.
+      const raw = candidates(args);
+      const constrained = raw.states.map(isConstrained);
+      const anyConstrained = constrained.includes(true);
+      const c = anyConstrained ? { ...raw, states: raw.states.map((s, i) => (s && constrained[i] ? withAssumed(s, podUid) : s)) } : raw;
+      const ev = await judge('filter', req, pod, c, { select: (i) => constrained[i] === true, leftOutBasis: 'not scored here: no power cap or budget to check' });
+      const failed = anyConstrained ? capViolations(ev, c.states) : new Map<number, string>();
       if (budgets.length > 0) {
         const members = (b: PowerBudget) => inventory.list().filter((s) => inBudget(b, s.labels)).map((s) => withAssumed(s, podUid));
         for (const [i, why] of await budgetViolations(scorer, budgets, ev, c.states, members)) if (!failed.has(i)) failed.set(i, why);
       }
       explain.recordFilter(ev, failed);
       if (!ev.failOpen) {
-        const passedConstrained = c.names.filter((_, i) => isConstrained(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
+        const passedConstrained = anyConstrained ? c.names.filter((_, i) => constrained[i] && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number)) : [];
         assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedConstrained);
         metrics.assumedPods.set(assumed.size());
       }
@@ -284,7 +286,7 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
         req.rawBody = null;
         return reply.send(Buffer.concat([encoder.encode('{"Nodes":{"items":'), items, encoder.encode(`},"NodeNames":null${tail}`)]));
       }
-      return reply.send(`{"Nodes":null,"NodeNames":${nodeNamesJson(c.names, keep)}${tail}` as never);
+      return reply.send(`{"Nodes":null,"NodeNames":${failed.size === 0 ? allNamesJson(c.names) : nodeNamesJson(c.names, keep)}${tail}` as never);
     },
   );
 
@@ -292,7 +294,9 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     `${prefix}/${opts.prioritizeVerb}`,
     { config: { verb: 'prioritize' } },
     async (req, reply) => {
-      const { c, ev } = await judge('prioritize', req, req.body as ParsedArgs);
+      const args = req.body as ParsedArgs;
+      const c = candidates(args);
+      const ev = await judge('prioritize', req, podDemand(args.pod), c);
       const scores = priorities(ev);
       explain.recordPrioritize(ev, scores);
       reply.type('application/json; charset=utf-8');
