@@ -62,6 +62,9 @@ async function measure(which: 'extender' | 'floor') {
   const rssPeak = Math.max(rssBefore, rssPeakMiB, rssEnd);
   await sleep(10_000);
   const rssAfter = rssMiB(pid);
+  // The extender's parse workers exit after 30 s idle (protocol/parse-pool.ts), giving their heaps back.
+  await sleep(30_000);
+  const rssAfter40 = rssMiB(pid);
   child.kill('SIGTERM');
   await once(child, 'exit');
   health.sort((a, b) => a - b);
@@ -72,8 +75,9 @@ async function measure(which: 'extender' | 'floor') {
     healthP50ms: pct(health, 50),
     healthP99ms: pct(health, 99),
     healthMaxms: health.at(-1) ?? NaN,
+    healthOver100ms: health.filter((ms) => ms > 100).length,
     prioritizeByStatus: Object.fromEntries(statuses),
-    rssMiB: { before: rssBefore, peak: rssPeak, endOfLoad: rssEnd, after10s: rssAfter },
+    rssMiB: { before: rssBefore, peak: rssPeak, endOfLoad: rssEnd, after10s: rssAfter, after40s: rssAfter40 },
   };
 }
 

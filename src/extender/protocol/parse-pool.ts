@@ -28,7 +28,10 @@ function workerUrl(): string {
 export interface ParsePoolOptions {
   /** Worker threads at most; default: one less than the CPUs, at least 1, at most 4. */
   threads?: number;
-  /** How long an idle thread lives, ms. */
+  /**
+   * How long an idle thread lives, ms. A fresh thread needs a few hundred ms to load and warm up before its first
+   * parse, so threads outlive the gaps between pods of a steady scheduling stream, then exit to give their heap back.
+   */
   idleTimeoutMs?: number;
   /** Bodies waiting for a thread at most; past it a body is refused as overload. */
   maxQueue?: number;
@@ -40,7 +43,7 @@ export class ParsePool {
 
   constructor(opts: ParsePoolOptions = {}) {
     const threads = opts.threads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
-    this.pool = new Piscina({ filename: workerUrl(), minThreads: 0, maxThreads: threads, idleTimeout: opts.idleTimeoutMs ?? 5000, maxQueue: opts.maxQueue ?? 64, recordTiming: false });
+    this.pool = new Piscina({ filename: workerUrl(), minThreads: 0, maxThreads: threads, idleTimeout: opts.idleTimeoutMs ?? 30_000, maxQueue: opts.maxQueue ?? 64, recordTiming: false });
   }
 
   /**
