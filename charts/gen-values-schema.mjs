@@ -77,6 +77,7 @@ export function valuesSchema({ agent, extender, modelServer }) {
         enabled: bool,
         replicas: { type: 'integer', minimum: 1 },
         config: componentSchema(extender),
+        prometheusProfiles: obj({ enabled: bool, url: { type: 'string', pattern: '^(https?://.+)?$' }, bearerTokenSecret: str }),
         resources,
         service: obj({ clusterIP: str }),
         podDisruptionBudget: obj({ minAvailable: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+%$' }] } }),

@@ -2,8 +2,10 @@
 # Runs test/kube-scheduler/stacktest against the real stack (stack/up.sh: etcd, kube-apiserver and kube-scheduler
 # v1.35.4 with the shipped configuration, `wattsched extender` in cluster-watch mode) on ports picked free at run
 # time, so two runs, or another suite's stack, never collide. Checks power caps under bursts of 50 pods and through
-# names-mode preemption. Cold, building the control plane takes most of its ~3.5 min and ~2 GB of Go build cache;
-# warm, ~45 s. Appends "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS. Needs dist/ built (test.sh does that).
+# names-mode preemption, and (as root) placement by the history the real `wattsched agent` measures on this machine
+# in cgroups the test makes in the kubelet's layout, with the predicted/observed-watts annotations
+# (stacktest/history_test.go; 15-25 s of it). Cold, building the control plane takes most of its ~3.5 min and ~2 GB
+# of Go build cache; warm, ~95 s on a shared 2-core machine (the binaries are relinked each run). Appends "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS. Needs dist/ built (test.sh does that).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 counts="${WATTSCHED_TEST_COUNTS:-/dev/null}"

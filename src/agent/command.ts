@@ -20,6 +20,7 @@ import { EnergyAccounting } from './monitor/energy.js';
 import { Monitor } from './monitor/monitor.js';
 import { openPush } from './push/open.js';
 import { KubePodDirectory, type PodDirectory, StandalonePods, kubeconfigSource } from './resource/pods.js';
+import { openObservedAnnotator } from './annotate/observed.js';
 
 const HELP = `usage: wattsched agent [options]
 
@@ -186,14 +187,23 @@ export async function main(argv: string[]): Promise<void> {
   const energy = await openEnergy(config, log);
   let observe: (s: number) => void = () => {};
   const push = openPush(config, node, log);
-  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s), ...(push === null ? {} : { onReport: (r) => push.pusher.offer(r) }) });
+  // With a pod watch the agent can name the pods it measures, so it annotates them with their observed watts.
+  const kubeSource = pods.status().mode === 'watch' ? kubeconfigSource(config.kubernetes.kubeconfig, process.env) : null;
+  const annotate = kubeSource === null ? null : await openObservedAnnotator(kubeSource, log);
+  const onReport = (r: NodeReport): void => {
+    push?.pusher.offer(r);
+    annotate?.offer(r);
+  };
+  const monitor = new Monitor({ collector, pods, layout, node, log, energy, onRead: (s) => observe(s), ...(push === null && annotate === null ? {} : { onReport }) });
   const { registry, observeRead } = createMetrics(monitor, { keplerNames: config.metrics.keplerNames, node });
   observe = observeRead;
   push?.pusher.register(registry);
+  annotate?.registerMetrics(registry);
   const app = await buildServer({ monitor, intervalMs: config.intervalMs, registry, logger: log });
   // Release in reverse order of acquisition: stop reading, stop serving, then detach the BPF program.
   app.addHook('onClose', async () => {
     monitor.stop();
+    annotate?.stop();
     if (push !== null) {
       await push.pusher.stop();
       push.client.close();

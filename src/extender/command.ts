@@ -1,5 +1,5 @@
 // `wattsched extender`: load config once, pick the node inventory (cluster watch or config file), start serving.
-import { ExtenderConfigSchema, type ExtenderConfig } from '../shared/config/extender.js';
+import { ExtenderConfigSchema, extenderConfigProblems, type ExtenderConfig } from '../shared/config/extender.js';
 import { loadConfig } from '../shared/config/load.js';
 import { intFlag, parseFlags, closeOnSignal } from '../shared/cli.js';
 import { WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
@@ -9,11 +9,15 @@ import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
 import * as live from './live/scorer.js';
-import { MemoryProfileStore } from './profiles/store.js';
+import { PrometheusProfileStore } from './profiles/prometheus.js';
+import { MemoryProfileStore, type ProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
 import { TelemetryStore } from './telemetry/node-telemetry.js';
 import { PredictionLedger } from './telemetry/predictions.js';
+import { annotateBoundPods, type PredictedWattsAnnotator } from './annotate/predicted.js';
+import { kubePatcher } from '../shared/pod-annotations.js';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
 
@@ -25,8 +29,9 @@ Live node state and workload profiles come from the agents listed in telemetry.a
 /** Node entries over all predictions waiting for a measurement; the oldest pods are forgotten first. */
 const PREDICTIONS_MAX_NODE_ENTRIES = 500_000;
 
-async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<NodeInventory> {
-  const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
+type Kubeconfig = NonNullable<ReturnType<typeof findKubeconfig>>;
+
+async function chooseInventory(config: ExtenderConfig, kubeconfig: Kubeconfig | undefined, log: Logger): Promise<NodeInventory> {
   if (!kubeconfig) {
     if (config.kubernetes.mode === 'required') throw new WS_ERR_CONFIG_INVALID('  - kubernetes.mode: required, but no kubeconfig, KUBECONFIG or in-cluster service account was found');
     log.info({ nodes: config.nodes.length }, 'no cluster configured: names-mode requests are scored from the config file inventory');
@@ -34,6 +39,13 @@ async function chooseInventory(config: ExtenderConfig, log: Logger): Promise<Nod
   }
   log.info({ kubeconfig }, 'watching nodes and pods in the cluster');
   return kubeInventory(kubeconfig, log);
+}
+
+/** With a cluster watch: bound pods this extender scored get their predicted-watts annotation. */
+async function annotator(kubeconfig: Kubeconfig | undefined, inventory: NodeInventory, predictions: PredictionLedger, log: Logger): Promise<PredictedWattsAnnotator | undefined> {
+  if (!kubeconfig || !inventory.onPodBound) return undefined;
+  const patch = await kubePatcher((kc) => (kubeconfig.kind === 'file' ? kc.loadFromFile(kubeconfig.path) : kc.loadFromCluster()));
+  return annotateBoundPods(inventory, predictions, { patch, log });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -47,10 +59,12 @@ export async function main(argv: string[]): Promise<void> {
     env: process.env,
     envPrefix: 'WATTSCHED_EXTENDER_',
     flags: { port: intFlag(values.port, 'port'), host: values.host, logLevel: values['log-level'] },
-  });
+  }, extenderConfigProblems);
   const log = createLogger('extender', config.logLevel);
-  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000);
-  const profiles = new MemoryProfileStore(config.profiles);
+  const telemetry = new TelemetryStore(config.telemetry.staleAfterSeconds * 1000, { forgetAfterMs: config.telemetry.forgetAfterSeconds * 1000, maxNodes: config.telemetry.maxNodes });
+  const fromAgents = new MemoryProfileStore(config.profiles);
+  const prom = config.profiles.source === 'prometheus' ? new PrometheusProfileStore({ ...config.profiles.prometheus, url: config.profiles.prometheus.url as string }, config.profiles, fromAgents, log) : undefined;
+  const profiles: ProfileStore = prom ?? fromAgents;
   const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
   const scorer = live.create({
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
@@ -59,14 +73,33 @@ export async function main(argv: string[]): Promise<void> {
     predictions,
   });
   const feed = new AgentFeed({ agents: config.telemetry.agents, pollIntervalMs: config.telemetry.pollIntervalSeconds * 1000, requestTimeoutMs: config.telemetry.requestTimeoutMs }, telemetry, profiles, log, Date.now, predictions);
-  const inventory = await chooseInventory(config, log);
-  const app = await buildExtender(config, { scorer, inventory, logger: log, registerMetrics: [(r) => scorer.registerMetrics(r), (r) => feed.registerMetrics(r), (r) => predictions.registerMetrics(r)] });
-  app.addHook('onClose', async () => feed.stop());
+  const kubeconfig = config.kubernetes.mode === 'off' ? undefined : findKubeconfig(config.kubernetes.kubeconfig, process.env);
+  const inventory = await chooseInventory(config, kubeconfig, log);
+  const annotate = await annotator(kubeconfig, inventory, predictions, log);
+  const app = await buildExtender(config, {
+    scorer,
+    inventory,
+    logger: log,
+    registerMetrics: [
+      (r) => scorer.registerMetrics(r),
+      (r) => feed.registerMetrics(r),
+      (r) => predictions.registerMetrics(r),
+      (r) => telemetry.registerMetrics(r),
+      ...(prom ? [(r: Registry) => prom.registerMetrics(r)] : []),
+      ...(annotate ? [(r: Registry) => annotate.registerMetrics(r)] : []),
+    ],
+  });
+  app.addHook('onClose', async () => {
+    feed.stop();
+    prom?.stop();
+    annotate?.stop();
+  });
   feed.start();
+  prom?.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');
 
   closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length }, 'extender listening');
+  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length, profiles: profiles.source }, 'extender listening');
 }

@@ -13,6 +13,12 @@ export const ANNOTATIONS = {
   expectedCpu: `${ANNOTATION_PREFIX}expected-cpu`,
   /** Pod: energy (default), balanced (blend with spreading) or off (neutral scores). */
   policy: `${ANNOTATION_PREFIX}policy`,
+  /** Pod, set by the extender once bound: the marginal watts it predicted for the node the pod landed on. */
+  predictedWatts: `${ANNOTATION_PREFIX}predicted-watts`,
+  /** Pod, set with predicted-watts: the power model (curve source) that prediction came from. */
+  predictedModel: `${ANNOTATION_PREFIX}predicted-model`,
+  /** Pod, set by its node's agent: the watts attributed to the pod, averaged over the agent's last window. */
+  observedWatts: `${ANNOTATION_PREFIX}observed-watts`,
 } as const;
 
 export const DEFAULT_PORTS = {
@@ -42,6 +48,11 @@ export const METRICS = {
     predictionError: 'wattsched_prediction_error_ratio',
     inFlight: 'wattsched_extender_requests_in_flight',
     bufferedBytes: 'wattsched_extender_buffered_request_bytes',
+    profileQueries: 'wattsched_extender_profile_queries_total',
+    profileSourceUp: 'wattsched_extender_profile_source_up',
+    telemetryForgotten: 'wattsched_extender_telemetry_forgotten_nodes_total',
+    annotationPatches: 'wattsched_extender_annotation_patches_total',
+    annotationQueue: 'wattsched_extender_annotation_queued_pods',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',
@@ -79,6 +90,8 @@ export const METRICS = {
     pushSkippedIntervals: 'wattsched_agent_push_skipped_intervals_total',
     pushRequests: 'wattsched_agent_push_requests_total',
     pushQueued: 'wattsched_agent_push_queued_windows',
+    annotationPatches: 'wattsched_agent_annotation_patches_total',
+    annotationQueue: 'wattsched_agent_annotation_queued_pods',
   },
   /** Kepler v0.10-v0.11 names, exported alongside when metrics.keplerNames is on. */
   kepler: {

@@ -43,6 +43,10 @@ export const CASES: readonly ChartCase[] = [
     values: { agent: { push: { enabled: true } }, modelServer: { auth: { existingSecret: 'my-model-token' } } },
   },
   {
+    name: 'workload history from Prometheus with a bearer token Secret',
+    values: { extender: { prometheusProfiles: { enabled: true, url: 'http://prometheus-operated.monitoring.svc:9090', bearerTokenSecret: 'prom-reader' } } },
+  },
+  {
     name: 'policies with no peers at all',
     values: { scheduler: { second: { enabled: false } }, networkPolicy: { metricsFrom: [] } },
   },

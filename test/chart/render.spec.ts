@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/shared/config/load.js';
 import { AgentConfigSchema } from '../../src/shared/config/agent.js';
-import { ExtenderConfigSchema } from '../../src/shared/config/extender.js';
+import { ExtenderConfigSchema, extenderConfigProblems } from '../../src/shared/config/extender.js';
 import { ModelServerConfigSchema } from '../../src/shared/config/model-server.js';
 import { METRICS } from '../../src/shared/names.js';
 import { resolveAuth } from '../../src/model/server/auth.js';
@@ -90,9 +90,10 @@ describe('defaults', () => {
     expect(find(ms, 'Service', 'wattsched-extender').spec.ports[0]).toMatchObject({ port: 8888, targetPort: 'webhook' });
   });
 
-  it('RBAC: exactly the reads each component makes, and the model server has no API access at all', () => {
-    expect(find(ms, 'ClusterRole', 'wattsched-agent').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
-    expect(find(ms, 'ClusterRole', 'wattsched-extender').rules).toEqual([{ apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['list', 'watch'] }]);
+  it('RBAC: exactly the reads each component makes, pod patches for the annotations, and the model server has no API access at all', () => {
+    const patchPods = { apiGroups: [''], resources: ['pods'], verbs: ['patch'] };
+    expect(find(ms, 'ClusterRole', 'wattsched-agent').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }, patchPods]);
+    expect(find(ms, 'ClusterRole', 'wattsched-extender').rules).toEqual([{ apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['list', 'watch'] }, patchPods]);
     expect(find(ms, 'Role', 'wattsched-scheduler-lease').rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['wattsched-scheduler'], verbs: ['get', 'update'] },
@@ -168,7 +169,13 @@ describe('switches', () => {
   it('an empty NetworkPolicy peer list admits nothing instead of everything', () => {
     const ms = render({ scheduler: { second: { enabled: false } }, networkPolicy: { metricsFrom: [] } });
     expect(find(ms, 'NetworkPolicy', 'wattsched-extender').spec.ingress).toEqual([]);
-    expect(find(ms, 'NetworkPolicy', 'wattsched-agent').spec.ingress).toEqual([]);
+    // The agents still admit the extenders, which poll their /v1/node ...
+    expect(find(ms, 'NetworkPolicy', 'wattsched-agent').spec.ingress).toEqual([
+      { ports: [{ protocol: 'TCP', port: 9102 }], from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'wattsched', 'app.kubernetes.io/instance': 'wattsched', 'app.kubernetes.io/component': 'extender' } } }] },
+    ]);
+    // ... and without an extender nothing.
+    const noExtender = render({ extender: { enabled: false }, scheduler: { second: { enabled: false }, defaultScheduler: { renderConfig: false } }, networkPolicy: { metricsFrom: [] } });
+    expect(find(noExtender, 'NetworkPolicy', 'wattsched-agent').spec.ingress).toEqual([]);
   });
 
   it('the checkpoint hostPath is mounted by default and the agent writes its checkpoint there; empty turns both off', () => {
@@ -242,6 +249,60 @@ describe('ConfigMaps are the component config files, key for key, and the compon
     const file = join(scratch, 'empty.yaml');
     writeFileSync(file, text);
     expect(loadConfig(ExtenderConfigSchema, { file }).port).toBe(8888);
+  });
+});
+
+describe('the extender wired to the agents and, optionally, to Prometheus for workload history', () => {
+  const extenderEnv = (ms: Manifest[]) => Object.fromEntries(podSpec(find(ms, 'Deployment', 'wattsched-extender')).containers[0].env.map((e: Manifest) => [e.name, e.value]));
+  /** What the extender's own loader makes of its ConfigMap plus the environment the chart gives it. */
+  const loaded = (ms: Manifest[]) => {
+    const file = join(scratch, `extender-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, find(ms, 'ConfigMap', 'wattsched-extender').data['extender.yaml'] as string);
+    return loadConfig(ExtenderConfigSchema, { file, env: extenderEnv(ms), envPrefix: 'WATTSCHED_EXTENDER_' }, extenderConfigProblems);
+  };
+
+  it('defaults: telemetry.agents is the agent headless Service as dns+http, and that Service selects the agent pods on their port', () => {
+    const ms = render({});
+    expect(loaded(ms).telemetry.agents).toEqual(['dns+http://wattsched-agent.wattsched.svc:9102']);
+    expect(loaded(ms).profiles.source).toBe('agents');
+    const svc = find(ms, 'Service', 'wattsched-agent');
+    expect(svc.spec.clusterIP).toBe('None'); // headless: the name resolves to every agent pod, not one virtual IP
+    expect(svc.spec.selector).toEqual(find(ms, 'DaemonSet', 'wattsched-agent').spec.selector.matchLabels);
+    const agentPorts = podSpec(find(ms, 'DaemonSet', 'wattsched-agent')).containers[0].ports;
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 9102, targetPort: 'http' }]);
+    expect(agentPorts.find((p: Manifest) => p.name === 'http').containerPort).toBe(9102);
+  });
+
+  it('the agent port follows agent.config.port; a telemetry.agents of yours (even []) is left alone; no agent, no URL', () => {
+    expect(loaded(render({ agent: { config: { port: 9200 } } })).telemetry.agents).toEqual(['dns+http://wattsched-agent.wattsched.svc:9200']);
+    const own = render({ extender: { config: { telemetry: { agents: ['http://10.0.0.5:9102'] } } } });
+    expect(extenderEnv(own)).not.toHaveProperty('WATTSCHED_EXTENDER_TELEMETRY__AGENTS');
+    expect(loaded(own).telemetry.agents).toEqual(['http://10.0.0.5:9102']);
+    expect(loaded(render({ extender: { config: { telemetry: { agents: [] } } } })).telemetry.agents).toEqual([]);
+    expect(loaded(render({ agent: { enabled: false } })).telemetry.agents).toEqual([]);
+  });
+
+  it('prometheusProfiles: source, URL and a bearer token from your Secret, mounted read-only; the loader takes them', () => {
+    const ms = render({ extender: { prometheusProfiles: { enabled: true, url: 'http://prometheus-operated.monitoring.svc:9090', bearerTokenSecret: 'prom-reader' } } });
+    const cfg = loaded(ms);
+    expect(cfg.profiles.source).toBe('prometheus');
+    expect(cfg.profiles.prometheus).toMatchObject({ url: 'http://prometheus-operated.monitoring.svc:9090', bearerTokenFile: '/etc/wattsched/prometheus/token', queryIntervalSeconds: 60 });
+    const spec = podSpec(find(ms, 'Deployment', 'wattsched-extender'));
+    expect(spec.volumes.find((v: Manifest) => v.name === 'prometheus-token')).toEqual({ name: 'prometheus-token', secret: { secretName: 'prom-reader', items: [{ key: 'token', path: 'token' }] } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'prometheus-token', mountPath: '/etc/wattsched/prometheus', readOnly: true });
+    // The agents' feed stays wired: it answers while Prometheus fails.
+    expect(cfg.telemetry.agents).toEqual(['dns+http://wattsched-agent.wattsched.svc:9102']);
+  });
+
+  it('prometheusProfiles without a URL fails the render; a URL in config.profiles.prometheus is enough; off renders no token mount', () => {
+    const r = helmTemplate({ extender: { prometheusProfiles: { enabled: true } } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/extender.prometheusProfiles.enabled needs extender.prometheusProfiles.url/);
+    const viaConfig = render({ extender: { prometheusProfiles: { enabled: true }, config: { profiles: { prometheus: { url: 'http://prom:9090', stepSeconds: 60 } } } } });
+    expect(loaded(viaConfig).profiles).toMatchObject({ source: 'prometheus', prometheus: { url: 'http://prom:9090', stepSeconds: 60 } });
+    expect(extenderEnv(viaConfig)).not.toHaveProperty('WATTSCHED_EXTENDER_PROFILES__PROMETHEUS__URL');
+    expect(podSpec(find(render({}), 'Deployment', 'wattsched-extender')).volumes.map((v: Manifest) => v.name)).not.toContain('prometheus-token');
+    expect(helmTemplate({ extender: { prometheusProfiles: { enabled: true, url: 'prometheus:9090' } } }).code).not.toBe(0); // the schema wants a scheme
   });
 });
 

@@ -182,7 +182,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     // Only a real pod (one with a Pod object, hence a workload) is a prediction to check later; power budgets ask
     // about the group as it is with a bare 0m request.
-    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes, marginal);
+    if (pod.workload && opts.predictions) opts.predictions.record(pod.uid, nodes, marginal, basis);
     const warning = [demand.warning, policyWarning].filter(Boolean).join('; ');
     return {
       kind: 'batch',

@@ -3,6 +3,15 @@
 import type { StaticNode } from '../../shared/config/extender.js';
 import type { NodeState } from './state.js';
 
+/** A pod the inventory saw bound to a node, as the pod annotator needs it. */
+export interface BoundPod {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 export interface NodeInventory {
   /** Human-readable origin, e.g. "config file (3 nodes)" or "cluster watch". */
   readonly source: string;
@@ -16,6 +25,8 @@ export interface NodeInventory {
   boundPod(uid: string): { node: string; cpuMilli: number } | undefined;
   /** Calls `listener` with the UID of each pod the inventory sees bound, finished or deleted; returns an unsubscribe. */
   onPodSettled(listener: (uid: string) => void): () => void;
+  /** Calls `listener` on every event of a bound pod (a cluster watch only: a config file knows no pods). */
+  onPodBound?(listener: (pod: BoundPod) => void): () => void;
   close(): Promise<void>;
 }
 

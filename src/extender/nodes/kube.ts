@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Node, Pod } from '../../shared/wire/extender.js';
 import { podCpuRequestMilli } from '../protocol/pod.js';
-import type { NodeInventory } from './inventory.js';
+import type { BoundPod, NodeInventory } from './inventory.js';
 import { nodeStateFromNode, type NodeState } from './state.js';
 
 /** Where a kubeconfig would come from, in client-go's order; undefined when there is no cluster to talk to. */
@@ -100,11 +100,17 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
   const settle = (key: string): void => {
     for (const l of settled) l(key);
   };
+  const bound = new Set<(pod: BoundPod) => void>();
   const onPod = (p: k8s.V1Pod): void => {
     const key = podKey(p);
     for (const node of ledger.apply(key, p as Pod & { status?: { phase?: string } })) states.delete(node);
     // Bound (now counted on its node by the ledger above) or finished: no longer pending anywhere.
     if (p.spec?.nodeName || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') settle(key);
+    const md = p.metadata;
+    if (bound.size > 0 && p.spec?.nodeName && md?.uid && md.name) {
+      const pod: BoundPod = { uid: md.uid, namespace: md.namespace ?? 'default', name: md.name, node: p.spec.nodeName, annotations: md.annotations ?? {} };
+      for (const l of bound) l(pod);
+    }
   };
   podInformer.on('add', onPod);
   podInformer.on('update', onPod);
@@ -154,6 +160,10 @@ export async function kubeInventory(kubeconfig: { kind: 'file'; path: string } |
     onPodSettled: (listener) => {
       settled.add(listener);
       return () => settled.delete(listener);
+    },
+    onPodBound: (listener) => {
+      bound.add(listener);
+      return () => bound.delete(listener);
     },
     close: async () => {
       stopped = true;

@@ -34,7 +34,7 @@ export function predictDemand(pod: PodDemand, store: ProfileStore, now: number):
   const workload = pod.workload;
   const history = store.profile(workload.id, now);
   if (history) {
-    return { cores: history.cores.mean, source: 'history', profile: history, detail: `${history.workload}: ${history.samples} samples (${history.effectiveSamples.toFixed(1)} after decay), newest ${history.ageSeconds.toFixed(0)} s old` };
+    return { cores: history.cores.mean, source: 'history', profile: history, detail: `${history.workload}: ${history.samples} samples (${history.effectiveSamples.toFixed(1)} after decay), newest ${history.ageSeconds.toFixed(0)} s old, from ${history.origin === 'prometheus' ? 'Prometheus' : "the agents' feed"}` };
   }
   let warning: string | undefined;
   const hint = pod.annotations?.[ANNOTATIONS.expectedCpu];

@@ -24,6 +24,8 @@ export interface ProfileSummary {
   readonly effectiveSamples: number;
   /** Seconds since the newest sample. */
   readonly ageSeconds: number;
+  /** Where the history was read: Prometheus, or (unset) the agents' feed kept in this extender's memory. */
+  readonly origin?: 'prometheus';
 }
 
 export const decayWeight = (ageMs: number, halfLifeMs: number): number => 0.5 ** (Math.max(0, ageMs) / halfLifeMs);

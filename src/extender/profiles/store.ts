@@ -1,5 +1,5 @@
 // Where workload profiles live. One interface so the history can come from the extender's own memory (fed by the
-// agents, the embedded default) or, planned, from Prometheus for several replicas and longer history.
+// agents, the embedded default) or from Prometheus (prometheus.ts) for several replicas and longer history.
 import { LRUCache } from 'lru-cache';
 import type { Workload } from '../../shared/wire/agent.js';
 import { summarise, type ProfileSummary, type Sample } from './profile.js';

@@ -93,7 +93,12 @@ export class AgentFeed {
 
   /** One round over every agent, in parallel; failures are logged once per change of reason and counted. */
   async pollOnce(): Promise<PollOutcome[]> {
+    // Nodes whose agents left the list (or were never answered again) are forgotten even when no report arrives.
+    this.telemetry.evict(this.now());
     const { urls, failures } = await this.targets();
+    // Remembered reasons only for what this round polls: addresses behind a dns+ name come and go with the pods.
+    const current = new Set([...urls, ...failures.map((f) => f.agent)]);
+    for (const agent of this.lastError.keys()) if (!current.has(agent)) this.lastError.delete(agent);
     for (const f of failures) {
       if (this.lastError.get(f.agent) !== f.error) this.log?.warn({ agent: f.agent, error: f.error }, 'agent discovery failed');
       this.lastError.set(f.agent, f.error as string);

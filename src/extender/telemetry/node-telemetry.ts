@@ -1,6 +1,8 @@
 // The latest word from each node's agent: measured CPU utilisation, node power and its source, the power model's
 // id. Freshness is judged by when the extender received the report (its own clock), so agent clock skew cannot
-// make old data look fresh.
+// make old data look fresh. Nodes that fall silent are forgotten after a bounded time, and the map is bounded.
+import { Counter, type Registry } from 'prom-client';
+import { METRICS } from '../../shared/names.js';
 import type { NodeReport, PodReport } from '../../shared/wire/agent.js';
 
 export interface NodeTelemetry {
@@ -41,19 +43,48 @@ export function telemetryFromReport(report: NodeReport, receivedAt: number, orig
   };
 }
 
-export class TelemetryStore {
-  private readonly byNode = new Map<string, NodeTelemetry>();
+export interface TelemetryLimits {
+  /** A node not heard from for this long is forgotten: its agent left the list, or the Node was deleted. */
+  forgetAfterMs: number;
+  /** Nodes kept at most; past it the longest-silent node is forgotten first. */
+  maxNodes: number;
+}
 
-  constructor(private readonly staleAfterMs: number) {}
+/** The config defaults (telemetry.forgetAfterSeconds, telemetry.maxNodes). */
+export const DEFAULT_TELEMETRY_LIMITS: TelemetryLimits = Object.freeze({ forgetAfterMs: 900_000, maxNodes: 20_000 });
+
+export class TelemetryStore {
+  // Kept in order of receipt (re-inserted on each update), so the longest-silent node is always first and eviction
+  // never scans the whole map.
+  private readonly byNode = new Map<string, NodeTelemetry>();
+  /** Nodes forgotten since start (silent too long, or over maxNodes). */
+  forgotten = 0;
+
+  constructor(
+    private readonly staleAfterMs: number,
+    private readonly limits: TelemetryLimits = DEFAULT_TELEMETRY_LIMITS,
+  ) {}
 
   update(t: NodeTelemetry): void {
+    this.byNode.delete(t.node);
     this.byNode.set(t.node, t);
+    this.evict(t.receivedAt);
+  }
+
+  /** Forgets nodes silent for longer than forgetAfterMs at `now`, then the longest-silent past maxNodes. */
+  evict(now: number): void {
+    for (const [node, t] of this.byNode) {
+      if (now - t.receivedAt <= this.limits.forgetAfterMs && this.byNode.size <= this.limits.maxNodes) break;
+      this.byNode.delete(node);
+      this.forgotten++;
+    }
   }
 
   state(node: string, now: number): TelemetryState {
     const t = this.byNode.get(node);
     if (!t) return NONE;
     const ageMs = Math.max(0, now - t.receivedAt);
+    if (ageMs > this.limits.forgetAfterMs) return NONE;
     return { kind: ageMs <= this.staleAfterMs ? 'fresh' : 'stale', t, ageMs };
   }
 
@@ -63,5 +94,19 @@ export class TelemetryStore {
 
   size(): number {
     return this.byNode.size;
+  }
+
+  registerMetrics(registry: Registry): void {
+    const store = this;
+    let seen = 0;
+    new Counter({
+      name: METRICS.extender.telemetryForgotten,
+      help: 'Nodes whose live state was forgotten: not heard from for telemetry.forgetAfterSeconds, or over telemetry.maxNodes.',
+      registers: [registry],
+      collect() {
+        this.inc(store.forgotten - seen);
+        seen = store.forgotten;
+      },
+    });
   }
 }

@@ -120,10 +120,17 @@ export const ExtenderConfigSchema = Type.Object(
         requestTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
         /** A node whose last report is older than this gets a neutral score (counted); all stale: fail open. */
         staleAfterSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+        /**
+         * A node not heard from for this long is forgotten (an agent gone from the list, a deleted Node): it then
+         * counts as a node without an agent. Must not be shorter than staleAfterSeconds.
+         */
+        forgetAfterSeconds: Type.Number({ exclusiveMinimum: 0, default: 900 }),
+        /** Nodes kept at most; past it the longest-silent are forgotten first. */
+        maxNodes: Type.Integer({ minimum: 1, default: 20_000 }),
       },
       { additionalProperties: false, default: {} },
     ),
-    /** Workload profiles (each workload's measured CPU cores and watts per pod), kept in the extender's memory. */
+    /** Workload profiles (each workload's measured CPU cores and watts per pod): the agents' feed or Prometheus. */
     profiles: Type.Object(
       {
         /** A sample this old weighs half as much as a new one. */
@@ -134,6 +141,30 @@ export const ExtenderConfigSchema = Type.Object(
         maxSamplesPerWorkload: Type.Integer({ minimum: 1, default: 256 }),
         /** Decayed sample weight a history needs before it is trusted over requests and hints. */
         minEffectiveSamples: Type.Number({ minimum: 0, default: 3 }),
+        /**
+         * agents: history is what this extender heard from the agents since it started. prometheus: history is read
+         * from Prometheus (PromQL over the agents' per-pod counters) on a schedule, so replicas share it and a restart
+         * loses none; the agents' feed still fills in while Prometheus is failing or has not seen a workload yet.
+         */
+        source: Type.Union([Type.Literal('agents'), Type.Literal('prometheus')], { default: 'agents' }),
+        prometheus: Type.Object(
+          {
+            /** Base URL of the Prometheus HTTP API (the part before /api/v1), e.g. http://prometheus.monitoring:9090. */
+            url: Type.Optional(Type.String({ pattern: '^https?://' })),
+            /** How often the profiles are re-read (in the background, never while answering kube-scheduler). */
+            queryIntervalSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+            timeoutMs: Type.Integer({ minimum: 1, default: 10_000 }),
+            /** File holding a bearer token sent as Authorization (re-read on every query, so rotated tokens work). */
+            bearerTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+            /** History looked at; older samples are left out (4 default half-lives: they would weigh under 1/16). */
+            lookbackSeconds: Type.Number({ exclusiveMinimum: 0, default: 24 * 3600 }),
+            /** Resolution of the history: one sample per pod per step. */
+            stepSeconds: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+            /** rate() window over the counters; at least two scrape intervals. */
+            rateWindowSeconds: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -146,3 +177,11 @@ export const ExtenderConfigSchema = Type.Object(
 export type ExtenderConfig = Static<typeof ExtenderConfigSchema>;
 export type StaticNode = Static<typeof StaticNodeSchema>;
 export type PowerBudget = ExtenderConfig['powerBudgets'][number];
+
+/** Rules across fields that the schema alone cannot say; checked once with the schema by loadConfig. */
+export function extenderConfigProblems(c: ExtenderConfig): string[] {
+  const problems: string[] = [];
+  if (c.telemetry.forgetAfterSeconds < c.telemetry.staleAfterSeconds) problems.push('telemetry.forgetAfterSeconds: must be at least telemetry.staleAfterSeconds');
+  if (c.profiles.source === 'prometheus' && c.profiles.prometheus.url === undefined) problems.push('profiles.prometheus.url: required when profiles.source is prometheus');
+  return problems;
+}

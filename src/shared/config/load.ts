@@ -99,14 +99,15 @@ export function configProblems(schema: TSchema, value: unknown): string[] {
     });
 }
 
-export function loadConfig<S extends TSchema>(schema: S, sources: ConfigSources = {}): Readonly<Static<S>> {
+export function loadConfig<S extends TSchema>(schema: S, sources: ConfigSources = {}, crossCheck?: (value: Static<S>) => string[]): Readonly<Static<S>> {
   let value: Plain = sources.file ? readFile(sources.file) : {};
   if (sources.env && sources.envPrefix) value = merge(value, envOverrides(sources.env, sources.envPrefix));
   if (sources.flags) value = merge(value, sources.flags);
   // Value.Default fills in place and the result is frozen: work on a copy so callers' objects stay theirs.
   const withDefaults = Value.Default(schema, structuredClone(value));
   const converted = Value.Convert(schema, withDefaults);
-  const problems = configProblems(schema, converted);
+  let problems = configProblems(schema, converted);
+  if (problems.length === 0 && crossCheck) problems = crossCheck(converted as Static<S>);
   if (problems.length > 0) {
     const origin = sources.file ? ` (file ${sources.file}, env ${sources.envPrefix ?? '-'}*, flags)` : '';
     throw new WS_ERR_CONFIG_INVALID(problems.map((p) => `  - ${p}`).join('\n') + origin);

@@ -95,6 +95,11 @@ powerCurves:
   byLabelValue:
     m5.large: [100,120,140,160,180,200,220,240,260,280,300]
 EXT
+# AGENT_URL: a `wattsched agent` (started later, e.g. by stacktest/history_test.go) whose node reports the extender
+# polls every second; until it answers, the polls fail and are logged once.
+if [ -n "${AGENT_URL:-}" ]; then
+  printf 'telemetry: {agents: ["%s"], pollIntervalSeconds: 1}\n' "$AGENT_URL" >>"$state/extender.yaml"
+fi
 start extender node "$repo/dist/src/cli/main.js" extender --config "$state/extender.yaml" --port "$ext_port" --host 127.0.0.1
 wait_for extender curl -fsS "http://127.0.0.1:${ext_port}/readyz"
 

@@ -40,6 +40,7 @@ var (
 	client      *kubernetes.Clientset
 	extenderURL string
 	stateDir    string
+	agentPort   int
 )
 
 // freePortPair finds a free port p whose p+1 is free too (etcd takes its client port and the next for peers).
@@ -78,7 +79,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ports := map[string]int{"ETCD_PORT": etcd}
-	for _, k := range []string{"API_PORT", "SCHED_PORT", "EXT_PORT"} {
+	for _, k := range []string{"API_PORT", "SCHED_PORT", "EXT_PORT", "AGENT_PORT"} {
 		if ports[k], err = harness.FreePort(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -90,6 +91,9 @@ func run(m *testing.M) int {
 	for k, v := range ports {
 		up.Env = append(up.Env, fmt.Sprintf("%s=%d", k, v))
 	}
+	// The extender polls the real agent history_test.go starts on this port (nothing answers until then).
+	agentPort = ports["AGENT_PORT"]
+	up.Env = append(up.Env, fmt.Sprintf("AGENT_URL=http://127.0.0.1:%d", agentPort))
 	up.Stdout, up.Stderr = os.Stderr, os.Stderr
 	defer func() {
 		down := exec.Command("bash", filepath.Join(stack, "down.sh"), stateDir)
@@ -120,7 +124,7 @@ func run(m *testing.M) int {
 }
 
 func dumpStateLogs() {
-	for _, name := range []string{"extender.log", "kube-scheduler.log"} {
+	for _, name := range []string{"extender.log", "kube-scheduler.log", "agent.log"} {
 		b, err := os.ReadFile(filepath.Join(stateDir, name))
 		if err != nil {
 			continue
