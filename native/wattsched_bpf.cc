@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -127,7 +128,10 @@ class Session : public Napi::ObjectWrap<Session> {
     flush_hz_ = opts.Has("flushHz") ? opts.Get("flushHz").As<Napi::Number>().Uint32Value() : 0;
     bpf_program__set_autoload(skel_->progs.handle_exit, exit_hook_);
     bpf_program__set_autoload(skel_->progs.handle_flush, flush_hz_ > 0);
-    skel_->rodata->use_runtime = variant_ == "tp" ? 0 : 1;
+    // task_struct.start_time is CLOCK_MONOTONIC: tasks forked after this are charged from their first nanosecond.
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    skel_->rodata->load_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
 
     uint32_t max_entries = opts.Has("maxEntries") ? opts.Get("maxEntries").As<Napi::Number>().Uint32Value() : 16384;
     rc = bpf_map__set_max_entries(skel_->maps.cgroup_counters, max_entries);

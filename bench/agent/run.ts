@@ -4,14 +4,14 @@
 // (3) eBPF CPU time against the kernel's cpu.stat for a steady burner and a fork/exit storm.
 // Prints a table and writes bench/results/agent.json.
 //   node dist/bench/agent/run.js [--rounds 25] [--pipe-loops 20000] [--window 20] [--cgroups 200]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type NativeSession, type ProgramVariant, defaultAddonPath, loadAddon, packageRoot } from '../../src/agent/collector/addon.js';
 import { ensureTracefs } from '../../src/agent/collector/ebpf.js';
 import { detectLayout } from '../../src/agent/resource/cgroupfs.js';
+import { BenchRun, type Window, bareNodeRssMiB, load1, pad, requireRootV2, sampleAgent, sleep, startAgent } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,25 +25,17 @@ const ROUNDS = Number(args.rounds);
 const PIPE_LOOPS = Number(args['pipe-loops']);
 const WINDOW_S = Number(args.window);
 const NCG = Number(args.cgroups);
+// What a DaemonSet could add on top of the launcher's own setting (charts/wattsched: agent.nodeOptions).
 const TUNED = '--max-semi-space-size=1';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-if (process.getuid?.() !== 0) {
-  console.error('bench/agent needs root (real cgroups, BPF programs)');
-  process.exit(2);
-}
-const layout = detectLayout('/sys/fs/cgroup');
-if ('error' in layout || layout.v2Path === undefined) {
-  console.error(`bench/agent needs a cgroup v2 hierarchy: ${'error' in layout ? layout.error : 'none mounted'}`);
-  process.exit(2);
-}
-const V2 = layout.v2Path;
+const V2 = requireRootV2('bench/agent');
+const layoutName = (detectLayout('/sys/fs/cgroup') as { name: string }).name;
 const loaded = loadAddon(defaultAddonPath());
 if ('error' in loaded) {
   console.error(`bench/agent needs the eBPF addon: ${loaded.error}`);
@@ -52,33 +44,8 @@ if ('error' in loaded) {
 const addon = loaded.addon;
 const tracefs = ensureTracefs();
 if (tracefs) console.error(`warning: ${tracefs}`);
-
-// ---- cgroup bookkeeping with cleanup on any exit -------------------------------------------------------------
-const made: string[] = [];
-const children: ChildProcess[] = [];
-function cleanup(): void {
-  for (const c of children) c.kill('SIGKILL');
-  for (const dir of [...made].reverse()) {
-    for (let i = 0; i < 100; i++) {
-      try {
-        rmdirSync(dir);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-    }
-  }
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-const base = join(V2, `wattsched-bench-${randomBytes(3).toString('hex')}`);
-function mkcg(dir: string): string {
-  mkdirSync(dir);
-  made.push(dir);
-  return dir;
-}
-mkcg(base);
+const run = new BenchRun(V2);
+const loadAtStart = load1();
 
 // ---- 1. switch storm ---------------------------------------------------------------------------------------------
 function pipeUsecsPerOp(): number {
@@ -161,122 +128,41 @@ const stormRows = Object.entries(storm).map(([arm, xs]) => {
 });
 
 // ---- 2. agent cost with N busy cgroups ------------------------------------------------------------------------------
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-function startBusy(n: number): void {
-  const busyDir = mkcg(join(base, 'busy'));
-  // Each cgroup's process wakes 20 times a second and does a little work: every cgroup is on-CPU in every interval.
-  const perl = 'while (1) { my $x = 0; $x += $_ for 1..300; select(undef, undef, undef, 0.05) }';
-  for (let i = 0; i < n; i++) {
-    const dir = mkcg(join(busyDir, `cg-${i}`));
-    const c = spawn('/bin/sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec perl -e '${perl}'`], { stdio: 'ignore' });
-    children.push(c);
-  }
-}
-function stopBusy(): void {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-}
-
-/** CPU time of every thread of `pid`, in seconds, from schedstat (exact ns, unlike tick-sampled utime/stime). */
-function procCpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // thread exited between readdir and read
-    }
-  }
-  return ns / 1e9;
-}
-function rssMiB(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]) / 1024;
-}
-
-interface AgentRun {
+interface AgentRun extends Window {
   collector: string;
   nodeOptions: string;
   busyCgroups: number;
   trackedCgroups: number;
   busyTracked: number;
-  cpuPctOfOneCore: number;
-  rssMiBMax: number;
-  rssMiBMean: number;
-  /** Private (anonymous) part of the RSS; the rest is the node binary and libraries, shared with other processes. */
-  rssAnonMiBMax: number;
   readMsMean: number;
 }
 
-async function measureAgent(collector: 'ebpf' | 'fallback', busy: number, nodeOptions = ''): Promise<AgentRun> {
-  const agent = spawn(process.execPath, [cli, 'agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', collector, '--log-level', 'info'], {
-    env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off', NODE_OPTIONS: nodeOptions },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(agent);
+async function measureAgent(collector: 'ebpf' | 'fallback', busy: number, busyPrefix: string, nodeOptions = ''): Promise<AgentRun> {
+  const agent = await startAgent(run, { collector, nodeOptions });
   try {
-    let log = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      agent.stdout!.on('data', (d: Buffer) => {
-        log += d.toString();
-        const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
-        if (m) resolve(Number(m[1]));
-      });
-      agent.once('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
-    });
-    const pid = agent.pid as number;
-    await sleep(5000); // start-up, first readings
-    // One scrape of each endpoint before the window: their first call compiles serializers, a one-off cost.
-    await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    await (await fetch(`http://127.0.0.1:${port}/v1/node`)).text();
-    await sleep(1000);
-    const t0 = performance.now();
-    const c0 = procCpuSeconds(pid);
-    const rss: number[] = [];
-    const anon: number[] = [];
-    for (let s = 0; s < WINDOW_S; s++) {
-      await sleep(1000);
-      rss.push(rssMiB(pid));
-      anon.push(rssMiB(pid, 'RssAnon'));
-      // A Prometheus scrape every 15 s, as a typical ServiceMonitor would do.
-      if (s % 15 === 14) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    }
-    const cpuS = procCpuSeconds(pid) - c0;
-    const wallS = (performance.now() - t0) / 1000;
-    const report = (await (await fetch(`http://127.0.0.1:${port}/v1/node`)).json()) as { collector: { name: string }; cgroups: { path: string | null; rates: { cpuSeconds: number } }[] };
+    const w = await sampleAgent(agent, WINDOW_S);
+    const url = (p: string) => `http://127.0.0.1:${agent.port}${p}`;
+    const report = (await (await fetch(url('/v1/node'))).json()) as { collector: { name: string }; cgroups: { path: string | null; rates: { cpuSeconds: number } }[] };
     if (report.collector.name !== collector) throw new Error(`agent runs ${report.collector.name}, wanted ${collector}`);
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (await fetch(url('/metrics'))).text();
     const sum = Number(/wattsched_agent_read_duration_seconds_sum ([\d.e+-]+)/.exec(metrics)?.[1]);
     const count = Number(/wattsched_agent_read_duration_seconds_count (\d+)/.exec(metrics)?.[1]);
-    const prefix = `/${base.slice(V2.length + 1)}/busy/`;
-    const busyTracked = report.cgroups.filter((c) => c.path?.startsWith(prefix) && c.rates.cpuSeconds > 0).length;
-    return {
-      collector,
-      nodeOptions,
-      busyCgroups: busy,
-      trackedCgroups: report.cgroups.length,
-      busyTracked,
-      cpuPctOfOneCore: (cpuS / wallS) * 100,
-      rssMiBMax: Math.max(...rss),
-      rssMiBMean: rss.reduce((a, b) => a + b, 0) / rss.length,
-      rssAnonMiBMax: Math.max(...anon),
-      readMsMean: (sum / count) * 1000,
-    };
+    const busyTracked = report.cgroups.filter((c) => c.path?.startsWith(busyPrefix) && c.rates.cpuSeconds > 0).length;
+    return { collector, nodeOptions, busyCgroups: busy, trackedCgroups: report.cgroups.length, busyTracked, ...w, readMsMean: (sum / count) * 1000 };
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
-    children.splice(children.indexOf(agent), 1);
+    await agent.stop();
   }
 }
 
-console.error(`agent cost: ${WINDOW_S} s windows, idle then ${NCG} busy cgroups, eBPF and fallback`);
+console.error(`agent cost: ${WINDOW_S} s windows, idle then ${NCG} busy cgroups, eBPF and fallback, through the launcher`);
+const bare = await bareNodeRssMiB(run);
 const agentRuns: AgentRun[] = [];
-for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent(c, 0));
-startBusy(NCG);
+for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent(c, 0, '-'));
+const busyPrefix = run.startBusy(NCG, 'plain');
 await sleep(1000);
-for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent(c, NCG));
-// A smaller V8 young generation trades a few more scavenges for RSS: the setting we recommend for the DaemonSet.
-agentRuns.push(await measureAgent('ebpf', NCG, TUNED));
-stopBusy();
+for (const c of ['ebpf', 'fallback'] as const) agentRuns.push(await measureAgent(c, NCG, busyPrefix));
+agentRuns.push(await measureAgent('ebpf', NCG, busyPrefix, TUNED));
+run.stopBusy();
 
 // ---- 3. accuracy against cpu.stat ---------------------------------------------------------------------------------
 function usageNs(dir: string): number {
@@ -299,7 +185,7 @@ try {
   };
   let k = 0;
   for (const [name, script] of Object.entries(workloads)) {
-    const dir = mkcg(join(base, `acc-${k++}`));
+    const dir = run.mkcg(`${run.base}/acc-${k++}`);
     await runIn(dir, script);
     const kernel = usageNs(dir) / 1e9;
     const id = statSync(dir, { bigint: true }).ino;
@@ -315,19 +201,19 @@ try {
 }
 
 // ---- report ---------------------------------------------------------------------------------------------------------
-const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log('\nSwitch storm (perf bench sched pipe, median of rounds; 2 context switches per op)');
 console.log(`${'program'.padEnd(14)}${pad('us/op', 10)}${pad('slowdown', 10)}${pad('paired', 9)}${pad('ns/switch', 11)}${pad('prog ns/run', 13)}  runs`);
 for (const r of stormRows) {
   const ns = r.programNsPerRun === null ? '-' : r.programNsPerRun.toFixed(0);
   console.log(`${r.arm.padEnd(14)}${pad(r.usecsPerOp.toFixed(2), 10)}${pad(r.slowdownPct.toFixed(2) + '%', 10)}${pad(r.pairedSlowdownPct.toFixed(2) + '%', 9)}${pad(r.nsPerSwitch.toFixed(0), 11)}${pad(ns, 13)}  ${r.runs.map((x) => x.toFixed(2)).join(' ')}`);
 }
-console.log(`\nAgent cost at 1 s interval (${WINDOW_S} s window, /metrics scraped every 15 s)`);
-console.log(`${'collector'.padEnd(10)}${pad('busy cg', 8)}${pad('tracked', 9)}${pad('busy seen', 10)}${pad('CPU %core', 11)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('read ms', 9)}`);
+console.log(`\nAgent cost at 1 s interval, started through bin/wattsched (${WINDOW_S} s window, /metrics scraped every 15 s)`);
+console.log(`${'collector'.padEnd(10)}${pad('busy cg', 8)}${pad('tracked', 9)}${pad('busy seen', 10)}${pad('CPU %core', 11)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('read ms', 9)}${pad('load1', 12)}`);
 for (const a of agentRuns) {
-  console.log(`${(a.collector + (a.nodeOptions ? '*' : '')).padEnd(10)}${pad(a.busyCgroups, 8)}${pad(a.trackedCgroups, 9)}${pad(a.busyTracked, 10)}${pad(a.cpuPctOfOneCore.toFixed(2), 11)}${pad(a.rssMiBMax.toFixed(1), 13)}${pad(a.rssAnonMiBMax.toFixed(1), 10)}${pad(a.readMsMean.toFixed(2), 9)}`);
+  console.log(`${(a.collector + (a.nodeOptions ? '*' : '')).padEnd(10)}${pad(a.busyCgroups, 8)}${pad(a.trackedCgroups, 9)}${pad(a.busyTracked, 10)}${pad(a.cpuPctOfOneCore.toFixed(2), 11)}${pad(a.rssMiBMax.toFixed(1), 13)}${pad(a.rssAnonMiBMax.toFixed(1), 10)}${pad(a.readMsMean.toFixed(2), 9)}${pad(a.load1.map((l) => l.toFixed(1)).join('-'), 12)}`);
 }
-console.log(`* with NODE_OPTIONS=${TUNED}`);
+console.log(`* with NODE_OPTIONS=${TUNED} as well`);
+console.log(`floor: a bare node process, same binary: RSS ${bare.rssMiB.toFixed(1)} MiB (anon ${bare.rssAnonMiB.toFixed(1)})`);
 console.log('\neBPF CPU time vs cpu.stat usage_usec');
 for (const a of accuracy) {
   console.log(`${a.variant.padEnd(8)}${a.workload.padEnd(38)} kernel ${a.kernelCpuS.toFixed(4)} s  eBPF ${a.ebpfCpuS.toFixed(4)} s  error ${a.errorPct.toFixed(2).padStart(6)}%`);
@@ -338,7 +224,10 @@ const busyEbpf = agentRuns.find((a) => a.collector === 'ebpf' && a.busyCgroups =
 const result = {
   benchmark: 'agent',
   at: new Date().toISOString(),
-  machine: { kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), cpus: Number(execFileSync('nproc', { encoding: 'utf8' })), layout: layout.name },
+  machine: { kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), cpus: Number(execFileSync('nproc', { encoding: 'utf8' })), layout: layoutName },
+  load1: { start: loadAtStart, end: load1() },
+  launch: 'bin/wattsched agent (the launcher adds --max-semi-space-size=1 unless NODE_OPTIONS sets it)',
+  bareNode: bare,
   parameters: { rounds: ROUNDS, pipeLoops: PIPE_LOOPS, windowSeconds: WINDOW_S, busyCgroups: NCG, intervalSeconds: 1 },
   switchStorm: { baselineUsecsPerOp: offMed, emptyHookArm: hasEmpty ? EMPTY : null, arms: stormRows },
   agent: agentRuns,

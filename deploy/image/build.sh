@@ -38,7 +38,7 @@ app="$rootfs/opt/wattsched"
 mkdir -p "$app/native/build/Release" "$app/bpf/.output"
 install -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
 cp package.json package-lock.json "$app/"
-cp -a dist models "$app/"
+cp -a dist models bin "$app/"
 # Production dependencies only, from this checkout's node_modules (no registry needed).
 cp -a node_modules "$app/"
 (cd "$app" && npm prune --omit=dev --no-audit --no-fund --loglevel=error)
@@ -62,7 +62,7 @@ buildah copy --quiet "$ctr" "$rootfs" / >/dev/null
 buildah config --user 65532:65532 --workingdir /opt/wattsched \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production \
   --port 8888/tcp --port 9102/tcp --port 8100/tcp \
-  --entrypoint '["node", "/opt/wattsched/dist/src/cli/main.js"]' --cmd '["extender"]' \
+  --entrypoint '["/opt/wattsched/bin/wattsched"]' --cmd '["extender"]' \
   --label org.opencontainers.image.title=wattsched --label "org.opencontainers.image.version=$version" "$ctr"
 buildah commit --quiet --rm "$ctr" "$name:$version" >/dev/null
 rm -f "$out/wattsched-$version.oci.tar"

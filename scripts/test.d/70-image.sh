@@ -64,14 +64,14 @@ ctr=$(buildah from --quiet "$image") || { bad "buildah from $image"; finish; }
 trap 'buildah rm "$ctr" >/dev/null 2>&1; buildah rmi "$image" >/dev/null 2>&1' EXIT
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
-# Runs one server in the container (as the image's user, the entrypoint's node and CLI) and waits for /healthz;
+# Runs one server in the container (as the image's user, through the entrypoint's launcher) and waits for /healthz;
 # run_opts are extra `buildah run` options (volumes).
 run_opts=()
 serve_and_check() { # name, path, args...
   local name=$1 path=$2; shift 2
   local port; port=$(free_port)
   local logf; logf=$(mktemp)
-  buildah run --runtime "$runtime" --isolation oci --network host "${run_opts[@]}" "$ctr" -- /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
+  buildah run --runtime "$runtime" --isolation oci --network host "${run_opts[@]}" "$ctr" -- /opt/wattsched/bin/wattsched "$@" --port "$port" --host 127.0.0.1 >"$logf" 2>&1 &
   local pid=$!
   local body=""
   for _ in $(seq 1 120); do
@@ -127,7 +127,7 @@ fs.writeFileSync(process.argv[2], JSON.stringify(p));
   buildah run --runtime "$runtime" --isolation oci --user 0:0 --env WATTSCHED_AGENT_KUBERNETES__MODE=off \
     --cap-add CAP_BPF --cap-add CAP_PERFMON "${drops[@]}" \
     -v /sys/fs/cgroup:/sys/fs/cgroup:ro,rbind -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing:ro \
-    "$actr" -- /bin/sh -c 'grep CapEff /proc/self/status >&2; exec /usr/local/bin/node /opt/wattsched/dist/src/cli/main.js agent --once --json --collector ebpf' \
+    "$actr" -- /bin/sh -c 'grep CapEff /proc/self/status >&2; exec /opt/wattsched/bin/wattsched agent --once --json --collector ebpf' \
     >"$report" 2>"$report.err"
   local rc=$?
   local capeff; capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' "$report.err")

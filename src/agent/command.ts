@@ -110,7 +110,7 @@ async function podDirectory(config: AgentConfig, node: string, log: Logger, env:
 /** Meters, model, ledger (restored from the checkpoint) and attribution, as configured. */
 export async function openEnergy(config: AgentConfig, log: Logger, opts: { checkpoint?: boolean } = {}): Promise<EnergyAccounting> {
   const p = config.power;
-  const power = await openNodePower(p, log);
+  const power = await openNodePower(p, log, { modelServerUrl: p.model.server.url ?? config.push.url, fingerprint: config.push.fingerprint, gpuModel: config.push.gpuModel });
   const ledger = new EnergyLedger({ retentionMs: p.retentionMs, maxPods: p.maxPods });
   let checkpointPath: string | null = opts.checkpoint === false || p.checkpointPath === '' ? null : p.checkpointPath;
   if (checkpointPath !== null) {

@@ -91,7 +91,8 @@ export async function main(argv: string[]): Promise<void> {
   const urls = { agent: `http://${HOST}:${ports.agent}`, extender: `http://${HOST}:${ports.extender}`, modelServer: `http://${HOST}:${ports.modelServer}` };
 
   // The agent keeps its energy totals next to the logs (its default, /var/lib/wattsched, is the DaemonSet's hostPath).
-  writeFileSync(join(logDir, 'agent.json'), JSON.stringify({ power: { checkpointPath: join(logDir, 'agent-energy.json') } }));
+  // Both ask the model server for this node's model (in the background; they start on the shipped model).
+  writeFileSync(join(logDir, 'agent.json'), JSON.stringify({ power: { checkpointPath: join(logDir, 'agent-energy.json'), model: { server: { url: urls.modelServer } } } }));
   // The extender knows this one node and polls its agent every 2 s; a history counts after 3 samples.
   writeFileSync(
     join(logDir, 'extender.json'),
@@ -99,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
       kubernetes: { mode: 'off' },
       nodes: [{ name: node, allocatableMilliCPU: availableParallelism() * 1000 }],
       telemetry: { agents: [urls.agent], pollIntervalSeconds: 2, staleAfterSeconds: 30 },
+      nodeModels: { modelServerUrl: urls.modelServer },
     }),
   );
 

@@ -9,6 +9,7 @@ import { buildExtender } from './app.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
 import * as live from './live/scorer.js';
+import { openNodeModels } from './live/open-models.js';
 import { PrometheusProfileStore } from './profiles/prometheus.js';
 import { MemoryProfileStore, type ProfileStore } from './profiles/store.js';
 import { AgentFeed } from './telemetry/agent-feed.js';
@@ -66,7 +67,9 @@ export async function main(argv: string[]): Promise<void> {
   const prom = config.profiles.source === 'prometheus' ? new PrometheusProfileStore({ ...config.profiles.prometheus, url: config.profiles.prometheus.url as string }, config.profiles, fromAgents, log) : undefined;
   const profiles: ProfileStore = prom ?? fromAgents;
   const predictions = new PredictionLedger(PREDICTIONS_MAX_NODE_ENTRIES);
+  const models = openNodeModels(config.nodeModels, log);
   const scorer = live.create({
+    models,
     curves: { nodeLabel: config.powerCurves.nodeLabel, byLabelValue: config.powerCurves.byLabelValue, emptyNodes: config.powerCurves.emptyNodes, ...(config.powerCurves.default ? { default: config.powerCurves.default } : {}) },
     telemetry,
     profiles,
@@ -85,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
       (r) => feed.registerMetrics(r),
       (r) => predictions.registerMetrics(r),
       (r) => telemetry.registerMetrics(r),
+      (r) => models.registerMetrics(r),
       ...(prom ? [(r: Registry) => prom.registerMetrics(r)] : []),
       ...(annotate ? [(r: Registry) => annotate.registerMetrics(r)] : []),
     ],
@@ -94,6 +98,7 @@ export async function main(argv: string[]): Promise<void> {
     prom?.stop();
     annotate?.stop();
   });
+  app.addHook('onClose', async () => models.close());
   feed.start();
   prom?.start();
   if (config.telemetry.agents.length === 0) log.info('no agents configured (telemetry.agents): nodes are judged by requested CPU and pods by their requests');

@@ -25,6 +25,7 @@ export const WS_ERR_MODEL_PROMETHEUS = createError('WS_ERR_MODEL_PROMETHEUS', 'p
 export const WS_ERR_MODEL_LIMIT = createError('WS_ERR_MODEL_LIMIT', 'store limit reached: %s', 409);
 export const WS_ERR_MODEL_IDEMPOTENCY = createError('WS_ERR_MODEL_IDEMPOTENCY', 'idempotency key reused: %s', 422);
 export const WS_ERR_MODEL_AUTH = createError('WS_ERR_MODEL_AUTH', 'not authorised: %s', 401);
+export const WS_ERR_MODEL_SERVER = createError('WS_ERR_MODEL_SERVER', 'model server %s has no usable model for %s: %s', 502);
 
 // agent
 export const WS_ERR_AGENT_NO_CGROUPS = createError('WS_ERR_AGENT_NO_CGROUPS', 'no usable cgroup hierarchy: %s', 500);

@@ -53,6 +53,8 @@ export const METRICS = {
     telemetryForgotten: 'wattsched_extender_telemetry_forgotten_nodes_total',
     annotationPatches: 'wattsched_extender_annotation_patches_total',
     annotationQueue: 'wattsched_extender_annotation_queued_pods',
+    modelServerFetches: 'wattsched_extender_model_server_fetches_total',
+    nodeModels: 'wattsched_extender_node_model_fingerprints',
   },
   agent: {
     counterAvailable: 'wattsched_agent_measurement_available',

@@ -43,9 +43,10 @@ describe('prioritize', () => {
     expect(res.body).toMatch(/^\[\{"Host":"node-00000","Score":\d+\},/);
   });
 
-  test('load already on a node raises its marginal cost where the convex envelope is steeper', async () => {
+  test('always-on: a node past its steep start beats an idle one even where the envelope is steeper', async () => {
     // The default curve's envelope rises 266 W over 0–60 % (44.3 W per 10 %), then 53 W over 60–70 %: the 950m pod
-    // costs 42.1 W on the idle node and 0.5·44.3 + 0.45·53 = 46.0 W from 55 %.
+    // costs 42.1 W on the idle node's envelope and 0.5·44.3 + 0.45·53 = 46.0 W from 55 %. On the curve: idle
+    // 123 → 123 + 0.95·94 = +89.3 W; busy 371.5 → 412.85 = +41.35 W. Mixed half and half: idle 65.7 W, busy 43.7 W.
     const app = await makeApp({
       nodes: [
         { name: 'idle', allocatableMilliCPU: 10000, requestedMilliCPU: 0 },
@@ -54,8 +55,8 @@ describe('prioritize', () => {
     });
     const res = await post(app, '/prioritize', { Pod: realisticPod('p', '950m'), NodeNames: ['idle', 'busy'], Nodes: null });
     expect(res.json()).toEqual([
-      { Host: 'idle', Score: 10 },
-      { Host: 'busy', Score: 0 },
+      { Host: 'idle', Score: 0 },
+      { Host: 'busy', Score: 10 },
     ]);
     await app.close();
   });
@@ -298,10 +299,10 @@ describe('explain and metrics', () => {
     expect(ex.nodes[0]).toMatchObject({ name: 'node-00000', passedFilter: false, score: null, basis: 'annotation', reason: expect.stringContaining('power cap') });
     expect(ex.nodes[1]).toMatchObject({ name: 'node-00001', passedFilter: true, score: 10, basis: 'annotation' });
     // 51.25 % lies on the old box's envelope piece from (30 %, 77.2 W) to (100 %, 109 W); the curve itself says
-    // 87.3 + 5.4·0.125 − 66.8 W, of which CURVE_TIE_BREAK (0.001) is mixed in.
+    // 87.3 + 5.4·0.125 − 66.8 W; always-on mixes the two half and half (CURVE_WEIGHT.idle).
     const envelope = 77.2 + ((109 - 77.2) * (0.5125 - 0.3)) / 0.7 - 66.8;
     const onCurve = 87.3 + (92.7 - 87.3) * 0.125 - 66.8;
-    expect(ex.nodes[1].marginalWatts).toBeCloseTo(envelope + 0.001 * (onCurve - envelope), 9);
+    expect(ex.nodes[1].marginalWatts).toBeCloseTo(envelope + 0.5 * (onCurve - envelope), 9);
     expect(ex.nodes[2]).toMatchObject({ name: 'node-00002', passedFilter: true, score: 0, basis: 'embedded SPECpower median curve' });
     expect((await app.inject({ url: '/explain/shop/nope' })).statusCode).toBe(404);
   });

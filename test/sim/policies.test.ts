@@ -14,6 +14,8 @@ import { createWattsched, SHIPPED_EXTENDER_WEIGHT } from '../../src/sim/policies
 const LINEAR = [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200];
 // Cheap start, steep end: 10 W per 10 % up to 50 %, then 30 W per 10 %.
 const KNEE = [50, 60, 70, 80, 90, 100, 130, 160, 190, 220, 250];
+// The same start, then 70 W per 10 %.
+const STEEP_KNEE = [50, 60, 70, 80, 90, 100, 170, 240, 310, 380, 450];
 // Concave: +100 W over the first 10 %, then +10 W per 10 %.
 const CONCAVE = [50, 150, 160, 170, 180, 190, 200, 210, 220, 230, 240];
 const node = (name: string, curve: number[], capacityMilli = 10_000, memoryMiB = 1e6): SimNode => ({ name, server: 0, capacityMilli, memoryMiB, curve });
@@ -125,24 +127,37 @@ describe('wattsched (the extender as a library)', () => {
     const t = await p.score(ask(1000), [0, 1], view(twins, [5000, 0]));
     expect(t[1]).toBeGreaterThan(t[0] as number);
   });
-  test('always-on: costs the concave node by its envelope, where greedy sees only its steep first step', async () => {
-    // KNEE is convex: 10 W per 1000m up to 50 %, then 30 W. CONCAVE's envelope is the line 50 → 240 W, 19 W per
-    // 1000m. Pods 1–5 go to KNEE (10 < 19); pod 6 costs 30 W there and 19 W on CONCAVE's envelope, so wattsched
-    // opens CONCAVE. Greedy sees CONCAVE's first step on the raw curve (+100 W) and stays on KNEE.
+  test('always-on: half the concave node’s envelope opens it where greedy sees only its steep first step', async () => {
+    // STEEP_KNEE is convex (envelope = curve): 10 W per 1000m up to 50 %, then 70 W. CONCAVE's envelope is the line
+    // 50 → 240 W (19 W per 1000m), its curve's first 1000m +100 W: mixed half and half 59.5 W. Pods 1–5 go to
+    // STEEP_KNEE (10 < 59.5); pod 6 costs 70 W there, so wattsched opens CONCAVE. Greedy compares 70 with the raw
+    // +100 W and stays.
     const pods = Array.from({ length: 6 }, (_, i) => pod(`${i}`, 1000, i, 100));
-    const nodes = [node('concave', CONCAVE), node('knee', KNEE)];
+    const nodes = [node('concave', CONCAVE), node('steep-knee', STEEP_KNEE)];
     const w = await simulate(pods, nodes, createWattsched(), { usageMilli: usage(pods) });
     expect([...w.placement]).toEqual([1, 1, 1, 1, 1, 0]);
     const g = await simulate(pods, nodes, greedyPolicy, { usageMilli: usage(pods) });
     expect([...g.placement]).toEqual([1, 1, 1, 1, 1, 1]);
   });
-  test('power-down: packs where waking costs least per unit of load and keeps empty nodes off', async () => {
-    // emptyNodes: off → envelopes from (0, 0), i.e. watts per unit of load at each node's most efficient point:
-    // KNEE 100 W at 5000m = 20 W per 1000m; LINEAR on 11,000m 200 W at 11,000m = 18.2 W per 1000m. All four pods go
-    // to LINEAR, and KNEE, never woken, stays off.
+  test('with agents the node’s load is its pods’ measured use, not their requests', async () => {
+    // a: CONCAVE with 5000m requested but 200m used; b: 30 W per 10 % on 10,000m, empty. A 1000m pod on a, by
+    // measured use (2 % → 12 %): envelope 19 W, curve 70 → 152 = +82 W, mixed 50.5 W, dearer than b's 30 W. By
+    // requests (50 % → 60 %): envelope 19 W, curve +10 W, mixed 14.5 W, cheaper than b.
+    const nodes = [node('a', CONCAVE), node('b', [100, 130, 160, 190, 220, 250, 280, 310, 340, 370, 400])];
+    const v: ClusterView = { ...view(nodes, [5000, 0]), usageMilli: Float64Array.from([200, 0]) };
+    const measured = await createWattsched().score(ask(1000), [0, 1], v);
+    expect(measured[1]).toBeGreaterThan(measured[0] as number);
+    const requested = await createWattsched({ agents: false }).score(ask(1000), [0, 1], v);
+    expect(requested[0]).toBeGreaterThan(requested[1] as number);
+  });
+  test('power-down: packs where waking costs least, and keeps the other node off', async () => {
+    // emptyNodes: off → envelopes from (0, 0): KNEE's most efficient point is 100 W at 5000m, 20 W per 1000m; LINEAR
+    // on 11,000m 200 W at 11,000m, 18.18 W per 1000m. Waking on the curve: KNEE 0 → 60 W, LINEAR 0 → 109.09 W.
+    // Mixed at 0.1: KNEE 20 + 0.1·40 = 24 W, LINEAR 18.18 + 0.1·90.91 = 27.27 W, so the first pod wakes KNEE; the
+    // next ones cost 20 + 0.1·(10 − 20) = 19 W there against 27.27 W. Four pods on KNEE draw 90 W; on LINEAR 136.4 W.
     const pods = Array.from({ length: 4 }, (_, i) => pod(`${i}`, 1000, i, 100));
     const r = await simulate(pods, [node('knee', KNEE), node('linear', LINEAR, 11_000)], createWattsched({ powerDown: true }), { usageMilli: usage(pods), powerDownAfterS: 0 });
-    expect([...r.placement]).toEqual([1, 1, 1, 1]);
+    expect([...r.placement]).toEqual([0, 0, 0, 0]);
     expect(r.meanNodesOn).toBeCloseTo(1, 9);
   });
 });

@@ -3,6 +3,7 @@
 // cannot fail. A failed meter is not retried: a meter that flaps would make the series jump between sources.
 // GPU meters are additive: their watts are added unless the active layer already measures the whole platform.
 import type { Logger } from 'pino';
+import type { NodeHardwareReport } from '../../shared/wire/agent.js';
 import type { Meter, MeterInput, MeterUnavailable, PowerReading, PowerSource } from './types.js';
 
 export interface MeterState {
@@ -38,6 +39,8 @@ export class NodePower {
     private readonly additive: readonly Meter[],
     private readonly unavailable: readonly MeterUnavailable[],
     private readonly log?: Logger,
+    /** The description the model layer's curve was chosen by, reported in /v1/node. */
+    readonly hardware?: NodeHardwareReport,
   ) {
     if (layers.length === 0) throw new Error('NodePower needs at least the model layer');
   }

@@ -2,19 +2,35 @@
 // layer last, which always opens. Every meter that does not open is kept with its reason for /v1/node.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Compile } from 'typebox/compile';
+import { fingerprint } from '../../model/features.js';
 import type { AgentConfig } from '../../shared/config/agent.js';
+import { NodeHardwareReportSchema, type NodeHardwareReport } from '../../shared/wire/agent.js';
 import { packageRoot } from '../collector/addon.js';
 import { monotonicNs } from '../collector/types.js';
 import { readHardware } from './hardware.js';
 import { HwmonMeter } from './hwmon.js';
 import { NodePower } from './layers.js';
-import { ModelMeter, chooseNodeCurve } from './model.js';
+import { ModelMeter, ModelServerCurve, chooseNodeCurve, type FileCurveFn } from './model.js';
 import { NvidiaMeter } from './nvidia.js';
 import { RaplMeter } from './rapl.js';
 import { RedfishMeter } from './redfish.js';
 import type { Meter, MeterOpen, MeterUnavailable } from './types.js';
 
-export async function openNodePower(power: AgentConfig['power'], log?: Logger): Promise<NodePower> {
+const checkHardware = Compile(NodeHardwareReportSchema);
+
+export interface NodeModelOptions {
+  /** The model server to ask (power.model.server.url, else push.url); none: not asked. */
+  modelServerUrl?: string | undefined;
+  /** push.fingerprint when set: the model server keys this node's models by it. */
+  fingerprint?: string | undefined;
+  /** GPU model for the fingerprint (push.gpuModel). */
+  gpuModel?: string | undefined;
+  /** How a model file becomes a curve (default: in a child process). */
+  evaluate?: FileCurveFn;
+}
+
+export async function openNodePower(power: AgentConfig['power'], log?: Logger, models: NodeModelOptions = {}): Promise<NodePower> {
   const layers: Meter[] = [];
   const additive: Meter[] = [];
   const unavailable: MeterUnavailable[] = [];
@@ -49,6 +65,33 @@ export async function openNodePower(power: AgentConfig['power'], log?: Logger): 
   });
   if (hw.assumed.length > 0) curve.detail += `; assumed ${hw.assumed.join(', ')}`;
   log?.info({ model: curve.id, curve: curve.curve, hardware: hw.hardware, detail: curve.detail }, 'node power model');
-  layers.push(new ModelMeter(curve));
-  return new NodePower(layers, additive, unavailable, log);
+  const modelMeter = new ModelMeter(curve, log);
+  layers.push(modelMeter);
+  const fp = models.fingerprint ?? fingerprint({ ...hw.hardware, ...(models.gpuModel === undefined ? {} : { gpuModel: models.gpuModel }) });
+  const report: NodeHardwareReport = { fingerprint: fp, description: hw.hardware, assumed: hw.assumed };
+  // A description the wire would refuse (an odd cpuinfo) is left out of the report, so the report stays readable.
+  const reportable = checkHardware.Check(report);
+  if (!reportable) log?.warn({ fingerprint: fp, hardware: hw.hardware }, 'hardware description not reportable; the extender and the model server cannot key a model on it');
+  const m = power.model.server;
+  if (models.modelServerUrl !== undefined && power.model.curve === undefined) {
+    if (!reportable) log?.warn('model server not asked: no valid fingerprint');
+    else {
+      modelMeter.follow(
+        new ModelServerCurve({
+          url: models.modelServerUrl,
+          fingerprint: fp,
+          hardware: hw.hardware,
+          timeoutMs: m.timeoutMs,
+          refreshMs: m.refreshSeconds * 1000,
+          retryMinMs: m.retryMinSeconds * 1000,
+          retryMaxMs: Math.max(m.retryMinSeconds, m.retryMaxSeconds) * 1000,
+          meter: modelMeter,
+          fallback: curve,
+          ...(models.evaluate === undefined ? {} : { evaluate: models.evaluate }),
+          log,
+        }),
+      );
+    }
+  }
+  return new NodePower(layers, additive, unavailable, log, reportable ? report : undefined);
 }

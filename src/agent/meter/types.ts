@@ -29,6 +29,11 @@ export interface MeterInput {
   monotonicNs: number;
   /** Busy fraction of all CPUs over the last interval, 0..1 (from /proc/stat). */
   cpuUtilisation: number;
+  /**
+   * The node's counter rates over the interval, named as counters models take them (counter-rates.ts): busy CPU
+   * always, PMU counters only when live. Absent before the first interval.
+   */
+  counterRates?: Readonly<Record<string, number>>;
 }
 
 export interface Meter {

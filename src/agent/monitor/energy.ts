@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gpuWattsByRow, identityOf, intervalRows, rowKey } from '../attribution/rows.js';
 import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { NodePower } from '../meter/layers.js';
+import { nodeCounterRates } from '../meter/counter-rates.js';
 import type { NodeCpuInterval } from '../meter/procstat.js';
 import type { PodMeta } from '../resource/pods.js';
 
@@ -45,7 +46,8 @@ export class EnergyAccounting {
 
   async account(report: NodeReport, lookupPod: (uid: string) => PodMeta | undefined, monotonicNs: number): Promise<NodeReport> {
     const cpu = this.opts.nodeCpu();
-    const sample = await this.opts.power.read({ monotonicNs, cpuUtilisation: cpu.utilisation });
+    const counterRates = report.intervalSeconds > 0 ? nodeCounterRates(report, cpu.busySeconds, report.intervalSeconds) : undefined;
+    const sample = await this.opts.power.read({ monotonicNs, cpuUtilisation: cpu.utilisation, ...(counterRates === undefined ? {} : { counterRates }) });
     const rows = intervalRows(report, lookupPod);
     const podRequests = new Map<string, number>();
     for (const r of rows) if (r.identity.kind === 'container') podRequests.set(r.identity.podUid, lookupPod(r.identity.podUid)?.cpuRequestCores ?? 0);
@@ -108,6 +110,7 @@ export class EnergyAccounting {
       idlePolicy: this.opts.policy,
       residualRatio: ledger.residualRatio(),
       system: [...ledger.system.entries()].map(([name, e]) => ({ name, watts: e.watts, joules: e.joules })),
+      ...(this.opts.power.hardware === undefined ? {} : { hardware: this.opts.power.hardware }),
     };
     const pods = report.pods.map((p) => {
       const e = ledger.pods.get(p.uid);

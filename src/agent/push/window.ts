@@ -3,21 +3,11 @@
 // pusher feeds it every report the monitor publishes.
 import type { NodeReport } from '../../shared/wire/agent.js';
 import type { SampleWindow } from '../../shared/wire/model.js';
+import { nodeCounterRates } from '../meter/counter-rates.js';
 
 /** Why intervals did not become (part of) a window; each is a label of wattsched_agent_push_intervals_skipped_total. */
 export const SKIP_REASONS = ['estimated', 'no_power', 'source_changed', 'gpu_model_unknown'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
-
-/**
- * Counter names as the model server's counters models see them (per second of wall time). The PMU names are those
- * of the nx12 training data, which counts the same events; cpu_seconds_per_s is the node's busy CPU from /proc/stat.
- */
-const PER_CGROUP = [
-  ['context_switches', 'contextSwitches', 'context_switches_per_s'],
-  ['cycles', 'cycles', 'cpu_cycles_per_s'],
-  ['instructions', 'instructions', 'cpu_instructions_per_s'],
-  ['cache_misses', 'cacheMisses', 'cache_miss_per_s'],
-] as const;
 
 /** One interval's node counters (rates) and watts, or why it cannot be used. */
 export function intervalSample(report: NodeReport, gpuModelKnown: boolean): { seconds: number; source: string; watts: number; counters: Record<string, number> } | { skip: SkipReason } | null {
@@ -28,15 +18,7 @@ export function intervalSample(report: NodeReport, gpuModelKnown: boolean): { se
   if (p.source === 'model') return { skip: 'estimated' };
   if (!gpuModelKnown && p.zones.some((z) => z.source === 'nvidia')) return { skip: 'gpu_model_unknown' };
   const seconds = report.intervalSeconds;
-  const counters: Record<string, number> = { cpu_seconds_per_s: p.busyCpuSeconds / seconds };
-  for (const [status, key, name] of PER_CGROUP) {
-    if (report.counters[status]?.live !== true) continue;
-    // The collectors count each cgroup's own work (fallback subtracts children), so the sum is the node's.
-    let sum = 0;
-    for (const c of report.cgroups) sum += c.rates[key] ?? 0;
-    counters[name] = sum;
-  }
-  return { seconds, source: p.source, watts: p.watts, counters };
+  return { seconds, source: p.source, watts: p.watts, counters: nodeCounterRates(report, p.busyCpuSeconds, seconds) };
 }
 
 interface Open {

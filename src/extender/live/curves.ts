@@ -1,7 +1,12 @@
-// Which power curve stands for a node: the node's `wattsched.io/power-curve` annotation, else a curve configured for
-// its label value, else the configured default, else the embedded SPECpower median scaled to the node's CPU count.
-// Where the node's agent reports its power, the embedded curve's shape is instead calibrated to that report (see
-// scorer.ts). (Planned, not done: the model server's curve by hardware fingerprint, between the label and the default.)
+// Which power curve stands for a node, best first:
+//   1. the node's `wattsched.io/power-curve` annotation;
+//   2. a curve configured for its label value (powerCurves.byLabelValue), else the configured default;
+//   3. the model server's model for the hardware fingerprint its agent reports (models.ts);
+//   4. the shipped curve model fed that hardware description (models.ts);
+//   5. the embedded SPECpower median: its shape calibrated to the watts the node's agent reports, else scaled to
+//      the node's CPU count.
+// This file resolves 1, 2 and the embedded fallback from the Node object alone; the scorer replaces an embedded
+// answer with 3–5 for nodes whose agent reports (scorer.ts), since those change as reports and models arrive.
 import { ANNOTATIONS } from '../../shared/names.js';
 import { DEFAULT_POWER_CURVE, parseCurve, validateCurve, type PowerCurve } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
@@ -20,7 +25,7 @@ export interface NodeCurve {
   readonly curve: PowerCurve;
   readonly hull: Hull;
   readonly basis: string;
-  /** Nothing better than the embedded curve is known for this node (an agent report may calibrate it). */
+  /** Neither annotated nor configured: a node model or the agent's report may stand in (see scorer.ts). */
   readonly embedded?: true;
 }
 
@@ -32,19 +37,24 @@ export function scaledEmbeddedCurve(cpus: number): PowerCurve {
 
 const PARSED_MAX = 4096;
 
+/** A curve with its lower convex envelope, each envelope computed once per curve object. */
+export function hullCache(emptyOff: boolean): (curve: PowerCurve, basis: string) => NodeCurve {
+  const hulls = new WeakMap<PowerCurve, Hull>();
+  return (curve, basis) => {
+    let hull = hulls.get(curve);
+    if (!hull) hulls.set(curve, (hull = convexEnvelope(curve, emptyOff)));
+    return { curve, hull, basis };
+  };
+}
+
 export function curveResolver(args: CurveArgs): (node: NodeState) => NodeCurve {
   const emptyOff = args.emptyNodes === 'off';
   const byLabel = new Map(Object.entries(args.byLabelValue).map(([k, c]) => [k, validateCurve(c, `powerCurves.byLabelValue.${k}`)]));
   const configured = args.default ? validateCurve(args.default, 'powerCurves.default') : undefined;
   const parsed = new Map<string, PowerCurve | { error: string }>();
   const scaled = new Map<number, PowerCurve>();
-  const hulls = new WeakMap<PowerCurve, Hull>();
   const memo = new WeakMap<NodeState, NodeCurve>();
-  const withHull = (curve: PowerCurve, basis: string): NodeCurve => {
-    let hull = hulls.get(curve);
-    if (!hull) hulls.set(curve, (hull = convexEnvelope(curve, emptyOff)));
-    return { curve, hull, basis };
-  };
+  const withHull = hullCache(emptyOff);
   const resolve = (node: NodeState): NodeCurve => {
     const text = node.annotations[ANNOTATIONS.powerCurve];
     let warning = '';

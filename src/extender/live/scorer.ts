@@ -1,7 +1,9 @@
 // The closed loop: marginal watts = P_node(u + d) − P_node(u), with u the node's CPU load as its agent measured it
 // (requested CPU where the node has no agent) and d the pod's predicted demand (its workload's history, else the
-// cold-start chain). P_node is the node's curve (see curves.ts) and the formula is the power-curve scorer's: on the
-// lower convex envelope, with its small tie-break, so what `wattsched sim` measured of that formula holds here.
+// cold-start chain). P_node is the node's curve (the chain in curves.ts; node models from models.ts, each model
+// evaluated for all nodes waiting on it in one batch, in the background) and the formula is the power-curve scorer's:
+// the lower convex envelope's step mixed with the curve's (CURVE_WEIGHT), so what `wattsched sim` measured of that
+// formula holds here.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { ANNOTATIONS, METRICS } from '../../shared/names.js';
@@ -14,7 +16,8 @@ import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
 import type { NodeTelemetry, TelemetryStore } from '../telemetry/node-telemetry.js';
 import type { PredictionLedger } from '../telemetry/predictions.js';
-import { curveResolver } from './curves.js';
+import { curveResolver, hullCache, type NodeCurve } from './curves.js';
+import type { Lookup, NodeModels } from './models.js';
 
 export const NAME = 'live';
 
@@ -33,6 +36,8 @@ export interface LiveScorerOptions {
   profiles: ProfileStore;
   /** Where predictions for real pods are kept until their agent measures them. */
   predictions?: PredictionLedger;
+  /** Node power models by the hardware fingerprint agents report; without it, nodes not annotated or configured use the embedded curve. */
+  models?: NodeModels;
   now?: () => number;
 }
 
@@ -84,6 +89,21 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return l.text;
   };
+  // A node model stands in for the embedded curve where the node's agent reports its hardware. The lookup is a map
+  // read (it queues background work when the fingerprint is new or due); its answer object changes only when a
+  // model arrives or a source fails, so the curve, envelope and text are built once per answer, not per request.
+  const withModelHull = hullCache(emptyOff);
+  const fromLookup = new WeakMap<Lookup, NodeCurve | null>();
+  const modelCurveFor = (t: NodeTelemetry): { curve: NodeCurve | null; note: string } => {
+    if (!opts.models?.enabled || !t.hardware) return { curve: null, note: '' };
+    const l = opts.models.lookup(t.hardware.fingerprint, t.hardware.description);
+    let c = fromLookup.get(l);
+    if (c === undefined) {
+      c = l.model ? withModelHull(l.model.curve, `curve: ${l.model.modelId}, ${l.model.detail}${l.note ? ` (${l.note})` : ''}`) : null;
+      fromLookup.set(l, c);
+    }
+    return { curve: c, note: l.note };
+  };
   const requestedAtReport = new WeakMap<NodeTelemetry, number>();
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
@@ -128,11 +148,18 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
-        if (c.embedded) c = calibratedFor(st.t) ?? c;
+        if (c.embedded) {
+          const m = modelCurveFor(st.t);
+          c = m.curve ?? calibratedFor(st.t) ?? c;
+          if (m.note && !m.curve) load = `${load}; no node model (${m.note})`;
+        }
       } else {
         uMilli = node.requestedMilliCPU;
         load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : NO_AGENT;
-        if (st.kind === 'stale') stale.push(i);
+        if (st.kind === 'stale') {
+          stale.push(i);
+          if (c.embedded) c = modelCurveFor(st.t).curve ?? c;
+        }
       }
       basis[i] = load === NO_AGENT ? basisWithoutAgent(c) : `${c.basis}; ${load}`;
       loadAfter[i] = (uMilli + dMilli) / alloc;

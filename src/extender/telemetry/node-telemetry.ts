@@ -3,7 +3,7 @@
 // make old data look fresh. Nodes that fall silent are forgotten after a bounded time, and the map is bounded.
 import { Counter, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
-import type { NodeReport, PodReport } from '../../shared/wire/agent.js';
+import type { NodeHardwareReport, NodeReport, PodReport } from '../../shared/wire/agent.js';
 
 export interface NodeTelemetry {
   readonly node: string;
@@ -17,6 +17,8 @@ export interface NodeTelemetry {
   readonly pods: readonly PodReport[];
   /** Where the report came from (the agent's URL). */
   readonly origin: string;
+  /** The node's hardware description and fingerprint, when its agent reports them (node power models key on it). */
+  readonly hardware?: NodeHardwareReport;
 }
 
 export type TelemetryState =
@@ -40,6 +42,7 @@ export function telemetryFromReport(report: NodeReport, receivedAt: number, orig
     modelId: p.model?.id ?? null,
     pods: report.pods,
     origin,
+    ...(p.hardware === undefined ? {} : { hardware: p.hardware }),
   };
 }
 

@@ -108,6 +108,23 @@ export const AgentConfigSchema = Type.Object(
             modelsDir: Type.Optional(Type.String({ minLength: 1 })),
             /** Hardware year for the curve model when DMI has no BIOS date. */
             defaultYear: Type.Integer({ minimum: 1990, maximum: 2100, default: 2020 }),
+            /**
+             * The model server's fallback chain for this node's fingerprint (exact, same CPU family, description
+             * curve), asked in the background; its answer replaces the shipped model once it arrives.
+             */
+            server: Type.Object(
+              {
+                /** `wattsched model-server` base URL; default: push.url. Neither set: the model server is not asked. */
+                url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+                timeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+                /** Asked again after this long, so a newly published version is taken up. */
+                refreshSeconds: Type.Number({ exclusiveMinimum: 0, default: 600 }),
+                /** After a failed lookup: this wait, doubled per consecutive failure up to retryMaxSeconds. */
+                retryMinSeconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+                retryMaxSeconds: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+              },
+              { additionalProperties: false, default: {} },
+            ),
           },
           { additionalProperties: false, default: {} },
         ),

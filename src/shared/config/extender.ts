@@ -168,6 +168,32 @@ export const ExtenderConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * Node power models for nodes whose agent reports their hardware (after the annotation and the configured
+     * curves): the model server's answer for the node's fingerprint, else the shipped curve model from the node's
+     * description, else the embedded curve. Looked up in the background, never while a request waits.
+     */
+    nodeModels: Type.Object(
+      {
+        /** `wattsched model-server` base URL, e.g. http://wattsched-model-server:8100. Unset: no model server. */
+        modelServerUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+        requestTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+        /** A fingerprint's answer is asked for again after this long, so newly published versions are taken up. */
+        refreshSeconds: Type.Number({ exclusiveMinimum: 0, default: 600 }),
+        /** Wait after a failed lookup, doubled per consecutive failure up to retryMaxSeconds. */
+        retryMinSeconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+        retryMaxSeconds: Type.Number({ exclusiveMinimum: 0, default: 300 }),
+        /** Fingerprints remembered (least recently used dropped); a fleet has a handful of hardware types. */
+        maxFingerprints: Type.Integer({ minimum: 1, default: 4096 }),
+        /** Model server lookups in flight at once. */
+        maxConcurrentFetches: Type.Integer({ minimum: 1, default: 2 }),
+        /** Use the shipped curve model (models/curve.onnx) from the node's description. */
+        shipped: Type.Boolean({ default: true }),
+        /** Directory with index.json and the shipped models; default: models/ in the package. */
+        modelsDir: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Bound of the /explain store, in node rows over all kept decisions (about 100 bytes each). */
     explainMaxNodeEntries: Type.Integer({ minimum: 1, default: 500_000 }),
   },

@@ -1,6 +1,7 @@
 // What the agent serves on GET /v1/node and prints for `wattsched agent --once --json`. Consumers (the model
 // trainer, the extender's feeders, users with curl) depend on these field names; change them only additively.
 import Type, { type Static } from 'typebox';
+import { FingerprintSchema, NodeHardwareSchema } from './model.js';
 
 export const COUNTER_NAMES = ['cpu_time', 'context_switches', 'cycles', 'instructions', 'cache_misses', 'cpu_pressure'] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -143,6 +144,17 @@ export const AttributedRowSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The node's hardware description (/proc/cpuinfo, /proc/meminfo, DMI) and the model server's fingerprint of it. */
+export const NodeHardwareReportSchema = Type.Object(
+  {
+    fingerprint: FingerprintSchema,
+    description: NodeHardwareSchema,
+    /** Values that were assumed rather than read (e.g. the year on a VM without DMI). */
+    assumed: Type.Array(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 /** Node power and where it came from, and how it was split; the extender reads this. */
 export const NodePowerSchema = Type.Object(
   {
@@ -167,6 +179,8 @@ export const NodePowerSchema = Type.Object(
     residualRatio: Type.Number({ minimum: 0 }),
     /** Non-pod rows: system slices, other, kernel, idle (unassigned), gpu, overflow. */
     system: Type.Array(AttributedRowSchema),
+    /** What the node's power model was chosen by; the extender picks its own model for the node by the same. */
+    hardware: Type.Optional(NodeHardwareReportSchema),
   },
   { additionalProperties: false },
 );
@@ -205,3 +219,4 @@ export type NodeReport = Static<typeof NodeReportSchema>;
 export type Qos = Static<typeof QosSchema>;
 export type NodePower = Static<typeof NodePowerSchema>;
 export type MeterStateReport = Static<typeof MeterStateSchema>;
+export type NodeHardwareReport = Static<typeof NodeHardwareReportSchema>;

@@ -40,11 +40,12 @@ describe('node model chain', () => {
     const pod = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
     const b = batch(await scorer.score(pod, [node('vm', { allocatableMilliCPU: 4000 }), node('big', { allocatableMilliCPU: 240_000 })]));
     // Embedded curve envelope: (0,123) → (0.6,389) → … . 1 core of 4 is load 0.25: envelope 266 × 0.25/0.6 = 110.833 W,
-    // curve 272.5 − 123 = 149.5 W; with the 1e-3 tie-break 110.872 W, × 4/240 = 1.8479 W. With the pod: 272.5 × 4/240.
-    expect(b.marginalWatts[0]).toBeCloseTo((110.8333333 + 0.001 * (149.5 - 110.8333333)) / 60, 6);
+    // curve 272.5 − 123 = 149.5 W; mixed half and half (always-on) 130.1667 W, × 4/240 = 2.1694 W. With the pod:
+    // 272.5 × 4/240.
+    expect(b.marginalWatts[0]).toBeCloseTo(130.1666667 / 60, 6);
     expect(b.powerWithPodWatts[0]).toBeCloseTo(272.5 / 60, 9);
-    // 1 core of 240 is load 1/240: envelope 266/0.6/240 = 1.84722 W, curve 94/24 = 3.91667 W → 1.84929 W.
-    expect(b.marginalWatts[1]).toBeCloseTo(1.8472222 + 0.001 * (3.9166667 - 1.8472222), 6);
+    // 1 core of 240 is load 1/240: envelope 266/0.6/240 = 1.84722 W, curve 94/24 = 3.91667 W → mixed 2.88194 W.
+    expect(b.marginalWatts[1]).toBeCloseTo(2.8819444, 6);
     expect(b.basis[0]).toBe('curve: embedded SPECpower median scaled to 4 CPUs; load: requested CPU (no agent report)');
     expect(scaledEmbeddedCurve(EMBEDDED_CURVE_CPUS)).toEqual(DEFAULT_POWER_CURVE);
   });
@@ -55,8 +56,8 @@ describe('node model chain', () => {
     ingest(nodeReport('n', 0.5, 177), 1_000_000, 'x', telemetry, profiles);
     const b = batch(await scorer.score(podDemand(pendingPod('p', 'web', { request: '1' }) as never), [node('n')]));
     // 1 core of 4 from 0.5 to 0.75: envelope 470.5 − 344.667 = 125.833 W, curve 470.5 − 354 = 116.5 W,
-    // tie-break → 125.824 W; × 0.5 = 62.912 W. With the pod: 470.5 × 0.5.
-    expect(b.marginalWatts[0]).toBeCloseTo(0.5 * (125.8333333 + 0.001 * (116.5 - 125.8333333)), 6);
+    // mixed half and half 121.1667 W; × 0.5 = 60.5833 W. With the pod: 470.5 × 0.5.
+    expect(b.marginalWatts[0]).toBeCloseTo(0.5 * 121.1666667, 6);
     expect(b.powerWithPodWatts[0]).toBeCloseTo(235.25, 9);
     expect(b.basis[0]).toMatch(/^curve: embedded SPECpower shape calibrated to the agent's 177.0 W at this load;/);
   });

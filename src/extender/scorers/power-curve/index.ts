@@ -2,14 +2,14 @@
 // embedded SPECpower median). Needs no telemetry, so it is the scorer every node can get before the agent has
 // measured anything.
 //
-// The marginal watts it reports are taken on the curve's lower convex envelope, not on the curve itself:
-// H(load + pod share) − H(load). Measured curves are not convex (many rise steeply from idle and then flatten), and
-// the cheapest way to carry a cluster's load fills nodes in order of their envelope's slope (for convex curves
-// that is exactly the optimal split). Scoring on the raw local slope instead chases whichever node happens to sit on
-// a flat stretch right now and leaves the efficient nodes half-filled (`wattsched sim` measures the difference).
-// For convex curves, envelope and curve agree. With `emptyNodes: off` (clusters that switch empty nodes off, e.g.
-// cluster-autoscaler scale-down) an empty node costs nothing, so its envelope starts at (0, 0) and waking it is
-// charged its idle power spread over the load it is most efficient at.
+// The marginal watts it reports mix two prices of the pod (weights in CURVE_WEIGHT): the step on the curve's lower
+// convex envelope H, H(load + pod share) − H(load), and the step on the curve itself. Measured curves are not
+// convex (many rise steeply from idle and then flatten); filling nodes in order of their envelope's slope is the
+// optimal split when the load is there to fill them, while the curve's step is what the pod costs at the node's
+// load now. Neither alone wins across clusters (`wattsched sim` measures both, docs/sim.md). For convex curves,
+// envelope and curve agree. With `emptyNodes: off` (clusters that switch empty nodes off, e.g. cluster-autoscaler
+// scale-down) an empty node costs nothing, so its envelope starts at (0, 0) and waking it is charged its idle power
+// spread over the load it is most efficient at.
 import Type, { type Static } from 'typebox';
 import { PowerCurveSchema } from '../../../shared/config/extender.js';
 import { configProblems } from '../../../shared/config/load.js';
@@ -67,15 +67,25 @@ export function envelopeAt(hull: readonly (readonly [number, number])[], load: n
 }
 
 /**
- * Weight of the curve's own marginal next to the envelope's. Nodes on one straight envelope piece (identical nodes
- * above all: an empty one and a half-full one) cost the same on the envelope; this small share of the real curve
- * breaks the tie towards the node that is cheaper right now, the one already past its steep start, instead of
- * leaving it to the default plugins, which spread. Zero effect where the curve is convex (envelope = curve).
+ * Weight of the curve's own marginal next to the envelope's: marginal = envelope + w·(curve − envelope). The
+ * envelope prices a pod as if the node will go on to be filled to the end of its envelope piece; the curve prices it
+ * at the load the node is actually at. Which is right depends on whether the cluster's load ever fills the node, which
+ * the scorer cannot know, so the two are mixed. Chosen with `wattsched sim` on a tuning set of drawn traces and server
+ * mixes (seeds 1–30 of bench/sim's draw; the held-out set was run once afterwards, see docs/sim.md):
+ * - always-on (`emptyNodes: idle`), 0.5: idle power is paid anyway and loads are low much of the time, so a node's
+ *   steep start is what a pod really costs; the envelope's half still opens a node whose whole range is cheaper.
+ *   With the old 0.001 (envelope only) greedy was ahead in 22 of 30 validation cases, and an envelope promise that
+ *   pays off only past 70 % load (a big server the cluster never fills) lost up to 30 points of the achievable
+ *   saving. Between 0.6 and 0.7 the shipped trace on servers_20 flips to a worse server order (97.7 → 91.4 %).
+ * - power-down (`emptyNodes: off`), 0.1: an empty node is off, and waking it is the decision that matters; the
+ *   envelope from (0, 0) prices exactly that, and the curve's share only breaks near-ties (identical nodes above all:
+ *   the one already past its steep start wins instead of the default plugins spreading).
+ * For a convex curve envelope and curve agree and w has no effect.
  */
-export const CURVE_TIE_BREAK = 1e-3;
+export const CURVE_WEIGHT: { readonly idle: number; readonly off: number } = { idle: 0.5, off: 0.1 };
 
 /**
- * Marginal watts of adding `podMilli` to a node (on the convex envelope, see above, plus the tie-break) and the
+ * Marginal watts of adding `podMilli` to a node (the envelope's and the curve's mixed by CURVE_WEIGHT) and the
  * node's predicted power with the pod (on the curve itself: that is what a power cap is checked against). With
  * `emptyOff` an empty node is off, so on the curve too the pod pays its whole power. Pure, plain numbers.
  */
@@ -85,7 +95,7 @@ export function marginalWatts(curve: PowerCurve, allocatableMilli: number, reque
   const envelope = envelopeAt(hull, to) - envelopeAt(hull, from);
   const withPod = powerAt(curve, to);
   const onCurve = withPod - (emptyOff && requestedMilli === 0 ? 0 : powerAt(curve, from));
-  return { marginal: envelope + CURVE_TIE_BREAK * (onCurve - envelope), withPod };
+  return { marginal: envelope + (emptyOff ? CURVE_WEIGHT.off : CURVE_WEIGHT.idle) * (onCurve - envelope), withPod };
 }
 
 const PARSED_CURVES_MAX = 4096;
