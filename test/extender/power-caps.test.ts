@@ -41,6 +41,35 @@ describe('AssumedPods', () => {
   });
 });
 
+describe('AssumedPods at scale (no watch settles anything, so assumptions pile up until they expire)', () => {
+  test('running sums stay exact through thousands of assumptions, replacements, forgets and expiries', () => {
+    let now = 0;
+    const a = new AssumedPods(1000, () => now);
+    // 3,000 pods of 10m, one per ms, each assumed on x and on one of y0..y2 (pod i on y(i mod 3)).
+    for (let i = 0; i < 3000; i++) {
+      now = i;
+      a.assume(`p${i}`, 10, ['x', `y${i % 3}`]);
+    }
+    // At t = 2999 the pods assumed at 0..1999 have expired (expiresAt = i + 1000 <= 2999): 1,000 are left.
+    expect(a.onNode('x')).toBe(1000 * 10);
+    expect(a.size()).toBe(1000);
+    // Of pods 2000..2999, those with i mod 3 == 0: 2001, 2004, ..., 2997 → 333 pods.
+    expect(a.onNode('y0')).toBe(333 * 10);
+    // The asking pod is left out of its own node's sum, and only where it is assumed.
+    expect(a.onNode('y0', 'p2997')).toBe(332 * 10);
+    expect(a.onNode('y1', 'p2997')).toBe(a.onNode('y1'));
+    // A replaced assumption counts once, with its new CPU; a forgotten one not at all.
+    a.assume('p2999', 500, ['x']);
+    a.forget('p2998');
+    expect(a.onNode('x')).toBe(998 * 10 + 500);
+    // p2999 was re-assumed at t = 2999: it is the last one left at 3998 and expires at 3999, like every other.
+    now = 3998;
+    expect(a.onNode('x')).toBe(500);
+    now = 3999;
+    expect([a.onNode('x'), a.onNode('y0'), a.size()]).toEqual([0, 0, 0]);
+  });
+});
+
 describe('filter: a burst cannot slip past a cap between binding and the watch', () => {
   test('pods passed moments ago count against the cap until the watch settles them', async () => {
     // capped: idle 100 W, cap 115 W, so at most 600m may be placed (100 + 25 x 0.6 = 115 W).

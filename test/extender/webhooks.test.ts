@@ -83,6 +83,21 @@ describe('filter', () => {
     expect(body.Error).toBe('');
   });
 
+  test('a large full-mode body (parsed in a worker) echoes the survivors byte for byte, non-ASCII and all', async ({ app }) => {
+    // The same three nodes behind 100 plain ones: about 0.6 MB, over the 256 KiB offload threshold. Node 3 carries
+    // multi-byte UTF-8, so byte offsets and character offsets differ after it.
+    const many = [...capped, ...Array.from({ length: 100 }, (_, i) => realisticNode(i + 3, i === 0 ? { instanceType: 'größe-日本' } : {}))];
+    const payload = JSON.stringify(extenderArgs('full', many, realisticPod('p', '2')));
+    expect(Buffer.byteLength(payload)).toBeGreaterThan(256 * 1024);
+    const res = await post(app, '/filter', payload);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(Object.keys(body.FailedNodes)).toEqual(['node-00000']);
+    // Survivors are everything but node 0, each exactly as sent.
+    expect(body.Nodes.items).toEqual(many.slice(1));
+    expect(res.body).toContain(JSON.stringify(many.slice(1)));
+  });
+
   test('names mode answers with NodeNames only', async () => {
     const app = await makeApp({
       nodes: capped.map((n) => ({ name: n.metadata!.name!, annotations: n.metadata!.annotations!, allocatableMilliCPU: 4000 })),

@@ -6,14 +6,23 @@
 // shows it bound (its CPU then counts on its real node) or gone, or its assumption expires.
 
 interface Assumption {
-  cpuMilli: number;
-  nodes: readonly string[];
-  expiresAt: number;
+  readonly uid: string;
+  readonly cpuMilli: number;
+  readonly nodes: ReadonlySet<string>;
+  readonly expiresAt: number;
 }
 
 export class AssumedPods {
   private readonly byPod = new Map<string, Assumption>();
-  private readonly byNode = new Map<string, Map<string, Assumption>>();
+  /**
+   * Per node, the CPU of the unexpired assumptions on it, kept as a running sum: a filter asks about every capped
+   * candidate, and without a cluster watch (a config-file inventory) nothing settles a pod before it expires, so
+   * summing the node's assumptions on each call would cost capped candidates × pods of the last TTL.
+   */
+  private readonly sumByNode = new Map<string, number>();
+  /** Assumptions in the order they were made: with one TTL for all, also the order they expire in. */
+  private readonly queue: Assumption[] = [];
+  private head = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -24,13 +33,10 @@ export class AssumedPods {
   assume(uid: string, cpuMilli: number, nodes: readonly string[]): void {
     this.forget(uid);
     if (nodes.length === 0 || uid === '') return;
-    const a: Assumption = { cpuMilli, nodes, expiresAt: this.now() + this.ttlMs };
+    const a: Assumption = { uid, cpuMilli, nodes: new Set(nodes), expiresAt: this.now() + this.ttlMs };
     this.byPod.set(uid, a);
-    for (const n of nodes) {
-      let m = this.byNode.get(n);
-      if (!m) this.byNode.set(n, (m = new Map()));
-      m.set(uid, a);
-    }
+    this.queue.push(a);
+    for (const n of a.nodes) this.sumByNode.set(n, (this.sumByNode.get(n) ?? 0) + cpuMilli);
   }
 
   /** The pod is bound (the watch now counts it on its node) or gone: it is assumed nowhere any more. */
@@ -39,27 +45,43 @@ export class AssumedPods {
     if (!a) return;
     this.byPod.delete(uid);
     for (const n of a.nodes) {
-      const m = this.byNode.get(n);
-      m?.delete(uid);
-      if (m?.size === 0) this.byNode.delete(n);
+      const left = (this.sumByNode.get(n) ?? 0) - a.cpuMilli;
+      if (left > 0) this.sumByNode.set(n, left);
+      else this.sumByNode.delete(n);
+    }
+  }
+
+  /**
+   * Drops assumptions whose time is up, oldest first. Entries already forgotten or replaced are skipped. A wall
+   * clock stepped back only delays expiry (a cap is then under-used a little longer, never overrun).
+   */
+  private expire(): void {
+    const now = this.now();
+    while (this.head < this.queue.length) {
+      const a = this.queue[this.head] as Assumption;
+      if (a.expiresAt > now) break;
+      this.head++;
+      if (this.byPod.get(a.uid) === a) this.forget(a.uid);
+    }
+    // Compact now and then so the queue does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
     }
   }
 
   /** CPU assumed on `node` by unexpired pods other than `except`, millicores. */
   onNode(node: string, except = ''): number {
-    const m = this.byNode.get(node);
-    if (!m) return 0;
-    const now = this.now();
-    let sum = 0;
-    for (const [uid, a] of m) {
-      if (a.expiresAt <= now) this.forget(uid);
-      else if (uid !== except) sum += a.cpuMilli;
-    }
-    return sum;
+    this.expire();
+    const sum = this.sumByNode.get(node) ?? 0;
+    if (sum === 0 || except === '') return sum;
+    const own = this.byPod.get(except);
+    return own !== undefined && own.nodes.has(node) ? sum - own.cpuMilli : sum;
   }
 
-  /** Pods currently assumed somewhere (expired ones are dropped lazily, so this may count a few). */
+  /** Pods currently assumed somewhere. */
   size(): number {
+    this.expire();
     return this.byPod.size;
   }
 }

@@ -6,18 +6,16 @@ import sjson from 'secure-json-parse';
 import { WS_ERR_BAD_REQUEST, WS_ERR_UNKNOWN_VERB } from '../../shared/errors.js';
 import { ANNOTATIONS } from '../../shared/names.js';
 import {
-  ExtenderArgsSchema,
   ExtenderPreemptionArgsSchema,
   ExtenderPreemptionResultSchema,
-  type ExtenderArgs,
   type ExtenderFilterResult,
   type MetaVictims,
-  type Node,
 } from '../../shared/wire/extender.js';
-import { canonicalizeExtenderArgs, canonicalizePreemptionArgs } from '../protocol/go-keys.js';
-import { nodeItemSpans } from '../protocol/raw-items.js';
-import { podCpuRequestMilli, podDemand } from '../protocol/pod.js';
-import { nodeStateFromNode, type NodeState } from '../nodes/state.js';
+import { canonicalizePreemptionArgs } from '../protocol/go-keys.js';
+import type { ArgsProblem, ArgsResult, ParsedArgs } from '../protocol/args.js';
+import { OFFLOAD_BYTES, ParsePool } from '../protocol/parse-pool.js';
+import { podCpuRequestMilli, podDemand, type PodDemand } from '../protocol/pod.js';
+import type { NodeState } from '../nodes/state.js';
 import { capViolations, evaluate, priorities, type Evaluation, type ScoreSubset } from '../decisions/evaluate.js';
 import { budgetViolations, inBudget } from '../decisions/budgets.js';
 import type { PowerBudget } from '../../shared/config/extender.js';
@@ -40,7 +38,6 @@ interface Candidates {
   mode: 'names' | 'full';
   names: string[];
   states: (NodeState | undefined)[];
-  items?: Node[];
   inventoryReady: boolean;
 }
 
@@ -49,18 +46,41 @@ const PLAIN_NAME = /^[a-z0-9.-]*$/;
 
 const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}`);
 
+const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
+
+/**
+ * `compute(names)` kept for the last names array: names mode hands the same array again while the candidate list
+ * repeats (protocol/args.ts NamesCache), so quoting is done once per list, not per call.
+ */
+function perList<T>(compute: (names: readonly string[]) => T): (names: readonly string[]) => T {
+  let forNames: readonly string[] | undefined;
+  let value: T;
+  return (names) => {
+    if (names !== forNames) {
+      value = compute(names);
+      forNames = names;
+    }
+    return value;
+  };
+}
+
+/** `{"Host":<name>` for each name. */
+const hostHeads = perList((names) => names.map((n) => `{"Host":${jsonName(n)}`));
+
 /** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
 function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
+  const heads = hostHeads(names);
   let out = '[';
   for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
     if (i > 0) out += ',';
-    out += `{"Host":${jsonName(name)}${SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`}`;
+    out += heads[i] as string;
+    out += SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`;
   }
   return `${out}]`;
 }
 
-const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
+/** All the names, as a JSON array: the filter's answer when every candidate passes. */
+const allNamesJson = perList((names) => nodeNamesJson(names, () => true));
 
 /** The names of the nodes `keep` selects, as a JSON array. */
 function nodeNamesJson(names: readonly string[], keep: (i: number) => boolean): string {
@@ -78,9 +98,40 @@ const emptyFilterResult = (error: string): ExtenderFilterResult => ({ Nodes: nul
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request body as sent, kept so full-mode answers can echo Node objects without re-serialising them. */
-    rawJson: string;
+    /** The body's bytes, kept for the full-mode filter, which echoes the surviving Node objects as they came in. */
+    rawBody: Buffer | null;
   }
+}
+
+/** A refused body as the error Fastify's handler expects: a schema failure carries `validation` like Ajv's do. */
+function problemError(p: ArgsProblem): Error {
+  if (p.kind === 'validation') return Object.assign(new Error(p.message), { statusCode: 400, validation: p.validation, validationContext: 'body' });
+  return new WS_ERR_BAD_REQUEST(p.message);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The surviving Node objects of a full-mode body as one JSON array, from the bytes that came in: consecutive
+ * survivors are copied as one slice, separators included, so usually the whole array is a single copy.
+ */
+function echoedItems(body: Buffer | null, args: ParsedArgs, keep: (i: number) => boolean): Buffer {
+  const n = args.names.length;
+  if (!args.itemBytes || !body) return Buffer.from(`[${(args.itemsJson ?? []).filter((_, i) => keep(i)).join(',')}]`);
+  const spans = args.itemBytes;
+  const parts: Uint8Array[] = [encoder.encode('[')];
+  let run = -1;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && keep(i)) {
+      if (run < 0) run = i;
+    } else if (run >= 0) {
+      if (parts.length > 1) parts.push(encoder.encode(','));
+      parts.push(body.subarray(spans[2 * run] as number, spans[2 * (i - 1) + 1] as number));
+      run = -1;
+    }
+  }
+  parts.push(encoder.encode(']'));
+  return Buffer.concat(parts);
 }
 
 const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) => {
@@ -101,42 +152,26 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
   const unsubscribe = inventory.onPodSettled(() => metrics.assumedPods.set(assumed.size()));
   app.addHook('onClose', async () => unsubscribe());
 
-  const candidates = (args: ExtenderArgs): Candidates => {
-    if (args.NodeNames !== undefined && args.NodeNames !== null) {
-      const names = args.NodeNames;
-      return { mode: 'names', names, states: names.map((n) => inventory.get(n)), inventoryReady: inventory.ready() };
-    }
-    if (args.Nodes !== undefined && args.Nodes !== null) {
-      const items = args.Nodes.items ?? [];
-      const states = items.map((n, i) => {
-        const s = nodeStateFromNode(n, 0);
-        if (!s) throw new WS_ERR_BAD_REQUEST(`Nodes.items[${i}] has no metadata.name`);
-        // Bound pods are only known to a cluster watch; the Node object itself does not carry them.
-        const requested = inventory.get(s.name)?.requestedMilliCPU ?? 0;
-        return requested === 0 ? s : { ...s, requestedMilliCPU: requested };
-      });
-      return { mode: 'full', names: states.map((s) => s.name), states, items, inventoryReady: true };
-    }
-    throw new WS_ERR_BAD_REQUEST('ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)');
+  const candidates = (args: ParsedArgs): Candidates => {
+    if (args.mode === 'names') return { mode: 'names', names: args.names, states: args.names.map((n) => inventory.get(n)), inventoryReady: inventory.ready() };
+    const states = (args.nodes ?? []).map((s) => {
+      // Bound pods are only known to a cluster watch; the Node object itself does not carry them.
+      const requested = inventory.get(s.name)?.requestedMilliCPU ?? 0;
+      return requested === 0 ? s : { ...s, requestedMilliCPU: requested };
+    });
+    return { mode: 'full', names: args.names, states, inventoryReady: true };
   };
 
-  /** `adjust` rewrites known candidates before scoring; `subset` picks which of them to score. */
-  const judge = async (
-    verb: Verb,
-    req: FastifyRequest,
-    args: ExtenderArgs,
-    how: { adjust?: (s: NodeState) => NodeState; subset?: (c: Candidates) => ScoreSubset } = {},
-  ): Promise<{ c: Candidates; ev: Evaluation }> => {
-    const raw = candidates(args);
-    const c = how.adjust ? { ...raw, states: raw.states.map((s) => s && how.adjust!(s)) } : raw;
+  /** `subset` picks which known candidates to score. */
+  const judge = async (verb: Verb, req: FastifyRequest, pod: PodDemand, c: Candidates, subset?: ScoreSubset): Promise<Evaluation> => {
     metrics.requestNodes.observe({ verb, mode: c.mode }, c.names.length);
-    const ev = await evaluate(scorer, podDemand(args.Pod), c.names, c.states, c.inventoryReady, how.subset?.(c));
+    const ev = await evaluate(scorer, pod, c.names, c.states, c.inventoryReady, subset);
     if (ev.failOpen) {
       metrics.failOpen.inc({ reason: ev.failOpenKind ?? 'unknown' });
       req.log.warn({ verb, pod: `${ev.pod.namespace}/${ev.pod.name}`, reason: ev.failOpen }, 'failing open');
     }
     metrics.decisions.inc({ verb, outcome: ev.failOpen ? 'fail_open' : 'scored' });
-    return { c, ev };
+    return ev;
   };
 
   installAdmission(app, opts.serving, {
@@ -147,42 +182,42 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
     },
   });
 
-  // Same protection as Fastify's default JSON parser (prototype poisoning is refused), but keeping the text. Parsing
-  // starts the request's synchronous work (validation, scoring and the answer follow in the same turn), so it waits
-  // its turn in the queue: health probes arriving meanwhile are answered between two requests.
+  // Filter and prioritize bodies become ParsedArgs (protocol/args.ts): large ones in the parse pool, off the main
+  // event loop; small ones here, each waiting its turn in the queue (parsing starts the request's synchronous work,
+  // scoring and the answer follow in the same turn), so health probes arriving meanwhile are answered between two
+  // requests. Preempt bodies are parsed as plain JSON, with the same protection as Fastify's own parser
+  // (prototype poisoning is refused), and checked by the route's schema.
   const turns = new TurnQueue();
-  app.decorateRequest('rawJson', '');
+  const pool = new ParsePool();
+  app.addHook('onClose', async () => pool.close());
+  app.decorateRequest('rawBody', null);
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const buf = body as Buffer;
+    const verb = (req.routeOptions.config as { verb?: string } | undefined)?.verb;
+    if (verb === 'filter' || verb === 'prioritize') {
+      const echo = verb === 'filter';
+      const settle = (p: Promise<ArgsResult>) =>
+        p.then(
+          (r) => {
+            if (!r.ok) return done(problemError(r.problem), undefined);
+            if (echo && r.args.mode === 'full') req.rawBody = buf;
+            done(null, r.args);
+          },
+          (err: Error) => done(err, undefined),
+        );
+      if (buf.length >= OFFLOAD_BYTES) void settle(pool.parse(buf, echo, echo));
+      else turns.push(() => void settle(pool.parse(buf, echo, echo)));
+      return;
+    }
     turns.push(() => {
-      const raw = text as string;
       try {
-        req.rawJson = raw;
-        done(null, sjson.parse(raw, { protoAction: 'error', constructorAction: 'error' }));
+        done(null, sjson.parse(buf.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
       } catch (err) {
         done(new WS_ERR_BAD_REQUEST(`body is not valid JSON: ${(err as Error).message}`), undefined);
       }
     });
   });
-
-  /** Surviving Node objects as the bytes that came in, or undefined when the raw text cannot be matched up. */
-  const rawNodeItems = (req: FastifyRequest, count: number, keep: (i: number) => boolean): string | undefined => {
-    const spans = nodeItemSpans(req.rawJson);
-    if (!spans || spans.length !== count) return undefined;
-    // Consecutive survivors are copied as one slice, separators included: usually the whole array is one slice.
-    const parts: string[] = [];
-    let run = -1;
-    spans.forEach(([a], i) => {
-      if (keep(i)) {
-        if (run < 0) run = a;
-      } else if (run >= 0) {
-        parts.push(req.rawJson.slice(run, (spans[i - 1] as [number, number])[1]));
-        run = -1;
-      }
-    });
-    if (run >= 0) parts.push(req.rawJson.slice(run, (spans[spans.length - 1] as [number, number])[1]));
-    return `[${parts.join(',')}]`;
-  };
 
   // Go's decoder accepts any letter case for the extender's own fields; normalise before the schema sees them.
   const canonical = (fix: (b: unknown) => unknown) => async (req: FastifyRequest) => {
@@ -214,44 +249,54 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
 
   app.post(
     `${prefix}/${opts.filterVerb}`,
-    { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'filter' } },
+    { config: { verb: 'filter' } },
     async (req, reply) => {
+      const args = req.body as ParsedArgs;
+      const pod = podDemand(args.pod);
+      const podUid = pod.uid;
       // Only a node with a power cap or in a budget's group can fail this filter, so only those are scored;
       // prioritize scores the rest. They are judged with everything bound there plus the pods this filter recently
-      // let onto them, and the pod is then assumed on each of them it passed.
-      const podUid = podDemand(req.body.Pod).uid;
-      const { c, ev } = await judge('filter', req, req.body, {
-        adjust: (s) => (isConstrained(s) ? withAssumed(s, podUid) : s),
-        subset: (cand) => ({ select: (i) => isConstrained(cand.states[i]), leftOutBasis: 'not scored here: no power cap or budget to check' }),
-      });
-      const failed = capViolations(ev, c.states);
+      // let onto them, and the pod is then assumed on each of them it passed. Usually no candidate has a cap, and
+      // the answer is then the candidate list as it came.
+      const raw = candidates(args);
+      const constrained = raw.states.map(isConstrained);
+      const anyConstrained = constrained.includes(true);
+      const c = anyConstrained ? { ...raw, states: raw.states.map((s, i) => (s && constrained[i] ? withAssumed(s, podUid) : s)) } : raw;
+      const ev = await judge('filter', req, pod, c, { select: (i) => constrained[i] === true, leftOutBasis: 'not scored here: no power cap or budget to check' });
+      const failed = anyConstrained ? capViolations(ev, c.states) : new Map<number, string>();
       if (budgets.length > 0) {
         const members = (b: PowerBudget) => inventory.list().filter((s) => inBudget(b, s.labels)).map((s) => withAssumed(s, podUid));
         for (const [i, why] of await budgetViolations(scorer, budgets, ev, c.states, members)) if (!failed.has(i)) failed.set(i, why);
       }
       explain.recordFilter(ev, failed);
       if (!ev.failOpen) {
-        const passedConstrained = c.names.filter((_, i) => isConstrained(c.states[i]) && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number));
+        const passedConstrained = anyConstrained ? c.names.filter((_, i) => constrained[i] && !failed.has(i) && !Number.isNaN(ev.powerWithPodWatts[i] as number)) : [];
         assumed.assume(ev.pod.uid, ev.pod.cpuMilli, passedConstrained);
         metrics.assumedPods.set(assumed.size());
       }
       const FailedNodes: Record<string, string> = {};
       for (const [i, why] of failed) FailedNodes[c.names[i] as string] = why;
       const keep = (i: number): boolean => !failed.has(i);
-      // Both modes answer with pre-serialised text (a string with a JSON content type is sent as-is by Fastify,
-      // skipping the schema serializer): survivors' names, or the survivors' Node objects as the bytes that came in.
-      const nodes = c.mode === 'full' ? (rawNodeItems(req, c.names.length, keep) ?? JSON.stringify((c.items as Node[]).filter((_, i) => keep(i)))) : undefined;
-      const head = nodes !== undefined ? `{"Nodes":{"items":${nodes}},"NodeNames":null` : `{"Nodes":null,"NodeNames":${nodeNamesJson(c.names, keep)}`;
+      // Both modes answer pre-serialised (Fastify sends a JSON-typed string or a Buffer as it is, skipping the schema
+      // serializer): survivors' names, or the survivors' Node objects as the bytes that came in.
+      const tail = `,"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}`;
       reply.type('application/json; charset=utf-8');
-      return reply.send(`${head},"FailedNodes":${JSON.stringify(FailedNodes)},"FailedAndUnresolvableNodes":{},"Error":""}` as never);
+      if (c.mode === 'full') {
+        const items = echoedItems(req.rawBody, args, keep);
+        req.rawBody = null;
+        return reply.send(Buffer.concat([encoder.encode('{"Nodes":{"items":'), items, encoder.encode(`},"NodeNames":null${tail}`)]));
+      }
+      return reply.send(`{"Nodes":null,"NodeNames":${failed.size === 0 ? allNamesJson(c.names) : nodeNamesJson(c.names, keep)}${tail}` as never);
     },
   );
 
   app.post(
     `${prefix}/${opts.prioritizeVerb}`,
-    { schema: { body: ExtenderArgsSchema }, preValidation: canonical(canonicalizeExtenderArgs), config: { verb: 'prioritize' } },
+    { config: { verb: 'prioritize' } },
     async (req, reply) => {
-      const { c, ev } = await judge('prioritize', req, req.body);
+      const args = req.body as ParsedArgs;
+      const c = candidates(args);
+      const ev = await judge('prioritize', req, podDemand(args.pod), c);
       const scores = priorities(ev);
       explain.recordPrioritize(ev, scores);
       reply.type('application/json; charset=utf-8');

@@ -51,6 +51,9 @@ type StartOptions struct {
 	Nodes  []NodeSpec
 	// Logger receives everything scheduler code logs through its context; zero value discards.
 	Logger klog.Logger
+	// Lean leaves out what a benchmark's baseline should not pay for: the scheduler's events are not written to the
+	// fake API server (kube-scheduler still emits them; they are dropped). PodEvents then finds none.
+	Lean bool
 }
 
 // Start creates the nodes, builds the scheduler with scheduler.New exactly as cmd/kube-scheduler does (profiles,
@@ -123,7 +126,9 @@ func Start(ctx context.Context, opts StartOptions) (*Cluster, error) {
 		cancel()
 		return nil, fmt.Errorf("scheduler.New: %w", err)
 	}
-	c.events.StartRecordingToSink(ctx.Done())
+	if !opts.Lean {
+		c.events.StartRecordingToSink(ctx.Done())
+	}
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
 	if err := sched.WaitForHandlersSync(ctx); err != nil {
@@ -155,6 +160,32 @@ func (c *Cluster) recordBinding(key, node string) {
 // CreatePods submits pods to the fake API server, in order, with the profile's schedulerName.
 func (c *Cluster) CreatePods(ctx context.Context, pods []PodSpec) error {
 	for _, p := range pods {
+		obj := p.Object(c.SchedulerName)
+		if _, err := c.Client.CoreV1().Pods(obj.Namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating pod %s: %w", p.Key(), err)
+		}
+	}
+	return nil
+}
+
+// CreatePodsPaced submits pods in order like CreatePods, but keeps at most maxPending of them created and not yet
+// bound, as a steady stream of arrivals would: a benchmark then measures the scheduler rather than a queue of
+// thousands of pods (every one of them re-listed and copied by the fake clientset's tracker).
+func (c *Cluster) CreatePodsPaced(ctx context.Context, pods []PodSpec, maxPending int) error {
+	for i, p := range pods {
+		for {
+			c.mu.Lock()
+			bound, changed := len(c.bindings), c.changed
+			c.mu.Unlock()
+			if i-bound < maxPending {
+				break
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		obj := p.Object(c.SchedulerName)
 		if _, err := c.Client.CoreV1().Pods(obj.Namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating pod %s: %w", p.Key(), err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,8 +39,10 @@ type quantiles struct {
 type caseResult struct {
 	Nodes int    `json:"nodes"`
 	Mode  string `json:"mode"`
-	Pods  int    `json:"pods"`
-	Bound int    `json:"bound"`
+	// PercentageOfNodes is percentageOfNodesToScore for the case (0 = adaptive).
+	PercentageOfNodes int32 `json:"percentageOfNodesToScore"`
+	Pods              int   `json:"pods"`
+	Bound             int   `json:"bound"`
 	// ThroughputPodsPerSec is bound pods / (last binding - first pod created).
 	ThroughputPodsPerSec float64 `json:"throughputPodsPerSec"`
 	// SampledThroughput is scheduler_perf's SchedulingThroughput: 1 s samples, the first one skipped.
@@ -62,6 +65,20 @@ type caseResult struct {
 	// Filled in by the orchestrator: every round's throughput and paired ratio for this case.
 	RoundThroughputs []float64 `json:"roundThroughputsPodsPerSec,omitempty"`
 	RoundRatios      []float64 `json:"roundRatiosVsNoExtender,omitempty"`
+	// LoadAvg1: the machine's 1-minute load average when the case ended (the machine is shared).
+	LoadAvg1 float64 `json:"loadAvg1"`
+}
+
+// maxPending is how many pods may be created and not yet bound at once.
+const maxPending = 50
+
+func loadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return v
 }
 
 // Four instance types (4/8/16/32 CPUs), three zones. A quarter of the nodes carry their own curve annotation, a
@@ -129,15 +146,15 @@ func linear(idle, step float64) []float64 {
 	return c
 }
 
-func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, error) {
-	res := caseResult{Nodes: nodeCount, Mode: mode, Pods: podCount}
+func runCase(repo string, nodeCount, podCount int, mode string, pct int32) (caseResult, error) {
+	res := caseResult{Nodes: nodeCount, Mode: mode, Pods: podCount, PercentageOfNodes: pct}
 	klog.SetLogger(logr.Discard())
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	nodes := benchNodes(nodeCount)
 	pods := benchPods(podCount)
 
-	opts := harness.ConfigOptions{}
+	opts := harness.ConfigOptions{PercentageOfNodesToScore: &pct}
 	var ext *harness.Extender
 	var warm map[string]*dto.Histogram
 	switch mode {
@@ -179,7 +196,7 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 		return res, err
 	}
 	logs := harness.NewLogRecorder(0)
-	cluster, err := harness.Start(ctx, harness.StartOptions{Config: cfg, Nodes: nodes, Logger: logs.Logger()})
+	cluster, err := harness.Start(ctx, harness.StartOptions{Config: cfg, Nodes: nodes, Logger: logs.Logger(), Lean: true})
 	if err != nil {
 		return res, err
 	}
@@ -224,7 +241,7 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 		}
 	}
 	start := time.Now()
-	if err := cluster.CreatePods(ctx, pods); err != nil {
+	if err := cluster.CreatePodsPaced(ctx, pods, maxPending); err != nil {
 		return res, err
 	}
 	missing := cluster.WaitBound(ctx, harness.Keys(pods), 8*time.Minute)
@@ -251,6 +268,7 @@ func runCase(repo string, nodeCount, podCount int, mode string) (caseResult, err
 		res.ThroughputPodsPerSec = float64(res.Bound) / res.DurationSec
 	}
 	res.SampledThroughput = sampleQuantiles(samples)
+	res.LoadAvg1 = loadAvg1()
 	res.SchedulerErrors = logs.Count(func(e harness.LogEntry) bool { return e.Error })
 	if len(missing) > 0 {
 		return res, fmt.Errorf("%d of %d pods never bound (first: %s); %d scheduler errors", len(missing), len(pods), missing[0], res.SchedulerErrors)

@@ -2,11 +2,13 @@
 // kube-scheduler (in-process, fake API server, the shipped configuration) places pods on N nodes, half of them
 // efficient and half hungry, each class consecutive in the node list, with and without `wattsched extender` (names
 // mode), with the adaptive default (0) and with 100. It reports the share of pods that landed on the efficient
-// class (50 % is what a power-blind scheduler gets) and the throughput.
+// class (50 % is what a power-blind scheduler gets), the throughput, and the throughput with the extender relative
+// to without it at the same setting. The harness is lean (harness.StartOptions.Lean: no event sink) and pods arrive
+// as a stream, at most 50 created and unbound at a time, so the baseline is the scheduler's own speed.
 //
 // Usage (from test/kube-scheduler, after `npx tsc -p tsconfig.build.json` at the root):
 //
-//	go run ./cmd/ksenergy [-nodes 1000,5000] [-pods 2000] [-out ../../bench/results/kube-scheduler-energy.json]
+//	go run ./cmd/ksenergy [-nodes 1000,5000] [-pods 1000] [-pct 0,100] [-out ../../bench/results/kube-scheduler-energy.json]
 package main
 
 import (
@@ -34,6 +36,22 @@ type result struct {
 	OnEfficientShare     float64 `json:"onEfficientShare"`
 	ThroughputPodsPerSec float64 `json:"throughputPodsPerSec"`
 	DurationSec          float64 `json:"durationSec"`
+	// ThroughputVsNoExtender: this case's throughput over the no-extender case at the same nodes and setting.
+	ThroughputVsNoExtender float64 `json:"throughputVsNoExtender,omitempty"`
+	// LoadAvg1: the machine's 1-minute load average when the case ended (the machine is shared).
+	LoadAvg1 float64 `json:"loadAvg1"`
+}
+
+// maxPending is how many pods may be created and not yet bound at once.
+const maxPending = 50
+
+func loadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return v
 }
 
 // Both classes 16 CPUs; watts at 0..100 %: efficient 60 + 12 per step, hungry 120 + 30 per step. Every pod is
@@ -95,13 +113,13 @@ func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32)
 	if err != nil {
 		return res, err
 	}
-	cluster, err := harness.Start(ctx, harness.StartOptions{Config: cfg, Nodes: nodes, Logger: logr.Discard()})
+	cluster, err := harness.Start(ctx, harness.StartOptions{Config: cfg, Nodes: nodes, Logger: logr.Discard(), Lean: true})
 	if err != nil {
 		return res, err
 	}
 	defer cluster.Stop()
 	start := time.Now()
-	if err := cluster.CreatePods(ctx, pods); err != nil {
+	if err := cluster.CreatePodsPaced(ctx, pods, maxPending); err != nil {
 		return res, err
 	}
 	if missing := cluster.WaitBound(ctx, harness.Keys(pods), 8*time.Minute); len(missing) > 0 {
@@ -120,12 +138,14 @@ func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32)
 	res.DurationSec = last.Sub(start).Seconds()
 	res.ThroughputPodsPerSec = float64(podCount) / res.DurationSec
 	res.OnEfficientShare = float64(onEfficient) / float64(podCount)
+	res.LoadAvg1 = loadAvg1()
 	return res, nil
 }
 
 func main() {
 	nodesFlag := flag.String("nodes", "1000,5000", "comma-separated node counts")
-	pods := flag.Int("pods", 2000, "pods per case")
+	pods := flag.Int("pods", 1000, "pods per case")
+	pctFlag := flag.String("pct", "0,100", "comma-separated percentageOfNodesToScore values (0 = adaptive)")
 	out := flag.String("out", "", "results JSON (optional)")
 	flag.Parse()
 	klog.SetLogger(logr.Discard())
@@ -134,16 +154,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	var pcts []int32
+	for _, f := range strings.Split(*pctFlag, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 0 || v > 100 {
+			fmt.Fprintf(os.Stderr, "-pct: %q is not 0..100\n", f)
+			os.Exit(2)
+		}
+		pcts = append(pcts, int32(v))
+	}
 	var results []result
-	fmt.Printf("%-6s %-9s %-9s %-14s %-10s\n", "nodes", "extender", "pct", "on efficient", "pods/s")
+	fmt.Printf("%-6s %-9s %-9s %-14s %-10s %-12s %-5s\n", "nodes", "extender", "pct", "on efficient", "pods/s", "vs none", "load")
 	for _, f := range strings.Split(*nodesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		base := map[int32]float64{}
 		for _, ext := range []bool{false, true} {
-			for _, pct := range []int32{0, 100} {
+			for _, pct := range pcts {
 				r, err := runCase(repo, n, *pods, ext, pct)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "case nodes=%d extender=%v pct=%d: %v\n", n, ext, pct, err)
@@ -153,7 +183,14 @@ func main() {
 				if pct == 100 {
 					pctText = "100"
 				}
-				fmt.Printf("%-6d %-9v %-9s %-14.3f %-10.1f\n", n, ext, pctText, r.OnEfficientShare, r.ThroughputPodsPerSec)
+				vs := "-"
+				if !ext {
+					base[pct] = r.ThroughputPodsPerSec
+				} else if base[pct] > 0 {
+					r.ThroughputVsNoExtender = r.ThroughputPodsPerSec / base[pct]
+					vs = fmt.Sprintf("%.2fx", r.ThroughputVsNoExtender)
+				}
+				fmt.Printf("%-6d %-9v %-9s %-14.3f %-10.1f %-12s %-5.1f\n", n, ext, pctText, r.OnEfficientShare, r.ThroughputPodsPerSec, vs, r.LoadAvg1)
 				results = append(results, r)
 			}
 		}
@@ -161,7 +198,7 @@ func main() {
 	if *out != "" {
 		body, _ := json.MarshalIndent(map[string]any{
 			"benchmark": "kube-scheduler-energy", "cpus": runtime.NumCPU(), "go": runtime.Version(),
-			"method": "upstream kube-scheduler in-process on a fake clientset, shipped config, names mode; nodes half efficient, half hungry, consecutive", "results": results,
+			"method": "upstream kube-scheduler v1.35.4 in-process (scheduler.New) on a fake clientset with only a binding reactor and no event sink, shipped profile and weights, names mode; pods of 500m arrive at most 50 unbound at a time; nodes (16 CPUs) half efficient, half hungry, each class consecutive in the node list; one fresh cluster and extender per case", "results": results,
 			"generatedAt": time.Now().UTC().Format(time.RFC3339),
 		}, "", "  ")
 		if err := os.WriteFile(*out, append(body, '\n'), 0o644); err != nil {
