@@ -11,7 +11,7 @@ import { DEFAULT_POWER_CURVE, powerAt } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
 import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
-import { convexEnvelope, marginalWatts, type Args as CurveArgs } from '../scorers/power-curve/index.js';
+import { convexEnvelope, marginalFrom, startOf, type Args as CurveArgs, type Start } from '../scorers/power-curve/index.js';
 import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
 import type { NodeTelemetry, TelemetryStore } from '../telemetry/node-telemetry.js';
@@ -54,40 +54,62 @@ function median(values: number[]): number {
   return values.length % 2 ? (values[m] as number) : ((values[m - 1] as number) + (values[m] as number)) / 2;
 }
 
+/** What the scorer derived from one agent report. */
+interface ReportSlot {
+  /** CPU requested on the node when the report was first used. */
+  readonly base: number;
+  calibrated: NodeCurve | null | undefined;
+  /** The load text and the report age in whole seconds it was written for. */
+  age: number;
+  text: string;
+}
+
+/** What the scorer derived from one NodeState: its curve, its latest report, and the last basis and start point. */
+interface NodeSlot {
+  readonly curve: NodeCurve;
+  t: NodeTelemetry | undefined;
+  report: ReportSlot | undefined;
+  basisCurve: NodeCurve | undefined;
+  basisLoad: string;
+  basisSince: number;
+  basisNote: string;
+  basis: string;
+  startCurve: NodeCurve | undefined;
+  startU: number;
+  start: Start | undefined;
+}
+
 export function create(opts: LiveScorerOptions): LiveScorer {
   const curveFor = curveResolver(opts.curves);
   const emptyOff = opts.curves.emptyNodes === 'off';
   const embeddedHull = convexEnvelope(DEFAULT_POWER_CURVE, emptyOff);
-  // The common case at scale (no agent for the node) builds no string per node per call.
   const NO_AGENT = 'load: requested CPU (no agent report)';
-  const noAgentBasis = new WeakMap<object, string>();
-  const basisWithoutAgent = (c: { basis: string }): string => {
-    let b = noAgentBasis.get(c);
-    if (b === undefined) noAgentBasis.set(c, (b = `${c.basis}; ${NO_AGENT}`));
-    return b;
-  };
   // Per report (a report object lives until the node's next poll), so 5,000 reporting nodes cost no curve arrays
   // and no number formatting per call; the load text is rebuilt when its age in whole seconds changes.
-  const calibrated = new WeakMap<NodeTelemetry, { curve: readonly number[]; hull: readonly (readonly [number, number])[]; basis: string } | null>();
-  const calibratedFor = (t: NodeTelemetry) => {
-    let c = calibrated.get(t);
-    if (c === undefined) {
+  const reports = new WeakMap<NodeTelemetry, ReportSlot>();
+  const reportSlot = (t: NodeTelemetry, node: NodeState): ReportSlot => {
+    let r = reports.get(t);
+    // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on the
+    // node when the report was first used here is the base that later requests are counted from (see score).
+    if (r === undefined) reports.set(t, (r = { base: node.requestedMilliCPU, calibrated: undefined, age: NaN, text: '' }));
+    return r;
+  };
+  const calibratedFor = (t: NodeTelemetry, r: ReportSlot): NodeCurve | null => {
+    if (r.calibrated === undefined) {
       const atU = powerAt(DEFAULT_POWER_CURVE, t.utilisation);
       const k = t.watts !== null && t.watts > 0 && atU > 0 ? t.watts / atU : 0;
-      c = k > 0 ? { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${(t.watts as number).toFixed(1)} W at this load` } : null;
-      calibrated.set(t, c);
+      r.calibrated = k > 0 ? { curve: DEFAULT_POWER_CURVE.map((x) => x * k), hull: embeddedHull.map(([x, y]) => [x, y * k] as const), basis: `curve: embedded SPECpower shape calibrated to the agent's ${(t.watts as number).toFixed(1)} W at this load` } : null;
     }
-    return c;
+    return r.calibrated;
   };
-  const loadTexts = new WeakMap<NodeTelemetry, { age: number; text: string }>();
-  const loadText = (t: NodeTelemetry, ageMs: number): string => {
+  const loadText = (t: NodeTelemetry, r: ReportSlot, ageMs: number): string => {
     const age = Math.round(ageMs / 1000);
-    let l = loadTexts.get(t);
-    if (!l || l.age !== age) {
+    if (r.age !== age) {
       const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` (model ${t.modelId})` : ''}` : '';
-      loadTexts.set(t, (l = { age, text: `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})` }));
+      r.age = age;
+      r.text = `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})`;
     }
-    return l.text;
+    return r.text;
   };
   // A node model stands in for the embedded curve where the node's agent reports its hardware. The lookup is a map
   // read (it queues background work when the fingerprint is new or due); its answer object changes only when a
@@ -104,7 +126,35 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return { curve: c, note: l.note };
   };
-  const requestedAtReport = new WeakMap<NodeTelemetry, number>();
+  // Per NodeState (inventories hand out the same object until the node changes): everything about the node that
+  // does not depend on the pod, rebuilt only when its inputs (curve, report, load) change, so a call over 5,000
+  // nodes costs one map read per node for it and builds no basis text and no start point.
+  const slots = new WeakMap<NodeState, NodeSlot>();
+  const slotFor = (node: NodeState): NodeSlot => {
+    let s = slots.get(node);
+    if (s === undefined) slots.set(node, (s = { curve: curveFor(node), t: undefined, report: undefined, basisCurve: undefined, basisLoad: '', basisSince: NaN, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined }));
+    return s;
+  };
+  const basisOf = (s: NodeSlot, c: NodeCurve, load: string, since: number, note: string): string => {
+    if (s.basisCurve !== c || s.basisLoad !== load || s.basisSince !== since || s.basisNote !== note) {
+      let text = since === 0 ? load : `${load} + ${since}m requested since`;
+      if (note) text = `${text}; no node model (${note})`;
+      s.basisCurve = c;
+      s.basisLoad = load;
+      s.basisSince = since;
+      s.basisNote = note;
+      s.basis = `${c.basis}; ${text}`;
+    }
+    return s.basis;
+  };
+  const startFor = (s: NodeSlot, c: NodeCurve, alloc: number, uMilli: number): Start => {
+    if (s.startCurve !== c || s.startU !== uMilli || s.start === undefined) {
+      s.startCurve = c;
+      s.startU = uMilli;
+      s.start = startOf(c.curve, c.hull, alloc, uMilli, emptyOff);
+    }
+    return s.start;
+  };
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
 
@@ -118,7 +168,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const n = nodes.length;
     const marginal = new Float64Array(n);
     const withPod = new Float64Array(n);
-    const loadAfter = new Float64Array(n);
+    const loadAfter = policy === 'balanced' ? new Float64Array(n) : undefined;
     const basis = new Array<string>(n);
     const skipped = new Map<number, string>();
     const stale: number[] = [];
@@ -126,43 +176,49 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       const node = nodes[i] as NodeState;
       const alloc = node.allocatableMilliCPU;
       if (!(alloc > 0)) {
-        marginal[i] = withPod[i] = loadAfter[i] = NaN;
+        marginal[i] = withPod[i] = NaN;
+        if (loadAfter) loadAfter[i] = NaN;
         basis[i] = 'skipped';
         skipped.set(i, 'node reports no allocatable CPU');
         continue;
       }
-      let c = curveFor(node);
+      const slot = slotFor(node);
+      let c = slot.curve;
       const st = opts.telemetry.state(node.name, t);
       let uMilli: number;
-      let load: string;
       if (st.kind === 'fresh') {
-        // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on
-        // the node since the report was first used here (pods bound, or assumed by the filter) is added, so a burst
-        // does not pile onto the node that looked cheapest at the last poll. Never subtracted: the filter's view
-        // includes assumed pods and prioritize's does not, and a pod gone still shows in the report until the next.
-        let base = requestedAtReport.get(st.t);
-        if (base === undefined) requestedAtReport.set(st.t, (base = node.requestedMilliCPU));
-        const since = Math.max(0, node.requestedMilliCPU - base);
+        // The CPU requested on the node since the report was first used here (pods bound, or assumed by the
+        // filter) is added, so a burst does not pile onto the node that looked cheapest at the last poll. Never
+        // subtracted: the filter's view includes assumed pods and prioritize's does not, and a pod gone still shows
+        // in the report until the next.
+        if (slot.t !== st.t) {
+          slot.t = st.t;
+          slot.report = reportSlot(st.t, node);
+        }
+        const r = slot.report as ReportSlot;
+        const since = Math.max(0, node.requestedMilliCPU - r.base);
         uMilli = st.t.utilisation * alloc + since;
-        load = since === 0 ? loadText(st.t, st.ageMs) : `${loadText(st.t, st.ageMs)} + ${since}m requested since`;
+        const load = loadText(st.t, r, st.ageMs);
+        let note = '';
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
         if (c.embedded) {
           const m = modelCurveFor(st.t);
-          c = m.curve ?? calibratedFor(st.t) ?? c;
-          if (m.note && !m.curve) load = `${load}; no node model (${m.note})`;
+          c = m.curve ?? calibratedFor(st.t, r) ?? c;
+          if (!m.curve) note = m.note;
         }
+        basis[i] = basisOf(slot, c, load, since, note);
       } else {
         uMilli = node.requestedMilliCPU;
-        load = st.kind === 'stale' ? `load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score` : NO_AGENT;
         if (st.kind === 'stale') {
           stale.push(i);
           if (c.embedded) c = modelCurveFor(st.t).curve ?? c;
-        }
+          basis[i] = `${c.basis}; load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score`;
+        } else basis[i] = basisOf(slot, c, NO_AGENT, 0, '');
       }
-      basis[i] = load === NO_AGENT ? basisWithoutAgent(c) : `${c.basis}; ${load}`;
-      loadAfter[i] = (uMilli + dMilli) / alloc;
+      const to = (uMilli + dMilli) / alloc;
+      if (loadAfter) loadAfter[i] = to;
       if (uMilli + dMilli > alloc * (1 + 1e-9) && dMilli > 0) {
         // Past capacity the curve has nothing to say (it ends at 100 %): clamping would price the pod at about 0 W
         // and make the busiest node look free. It is left unestimated (the minimum score); a cap still sees the
@@ -172,9 +228,9 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         skipped.set(i, `saturated: load ${(uMilli / 1000).toFixed(2)} + predicted ${demand.cores.toFixed(2)} cores exceeds ${(alloc / 1000).toFixed(2)} allocatable`);
         continue;
       }
-      const w = marginalWatts(c.curve, alloc, uMilli, dMilli, emptyOff, c.hull);
-      marginal[i] = w.marginal;
-      withPod[i] = w.withPod;
+      const w = powerAt(c.curve, to);
+      marginal[i] = marginalFrom(startFor(slot, c, alloc, uMilli), c.hull, to, w, emptyOff);
+      withPod[i] = w;
     }
     if (stale.length > 0) {
       // Fail open when no candidate has a live estimate: every one is stale, saturated or unscorable.
@@ -203,7 +259,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         for (const w of scoreBy) if (w > top) top = w;
         for (let i = 0; i < n; i++) {
           const w = scoreBy[i] as number;
-          if (Number.isFinite(w)) scoreBy[i] = 0.5 * (top > 0 ? w / top : 0) + 0.5 * (loadAfter[i] as number);
+          if (Number.isFinite(w)) scoreBy[i] = 0.5 * (top > 0 ? w / top : 0) + 0.5 * ((loadAfter as Float64Array)[i] as number);
         }
       }
     }

@@ -84,18 +84,38 @@ export function envelopeAt(hull: readonly (readonly [number, number])[], load: n
  */
 export const CURVE_WEIGHT: { readonly idle: number; readonly off: number } = { idle: 0.5, off: 0.1 };
 
+/** Where a node stands before the pod: the part of marginalWatts that does not depend on the pod. */
+export interface Start {
+  readonly envelope: number;
+  /** The curve's watts before the pod (0 for an empty node that is off). */
+  readonly curve: number;
+}
+
+export function startOf(curve: PowerCurve, hull: readonly (readonly [number, number])[], allocatableMilli: number, requestedMilli: number, emptyOff: boolean): Start {
+  const from = requestedMilli / allocatableMilli;
+  return { envelope: envelopeAt(hull, from), curve: emptyOff && requestedMilli === 0 ? 0 : powerAt(curve, from) };
+}
+
+/**
+ * The marginal watts from a node's Start to load `to`, `withPod` being powerAt(curve, to) (passed in: the caller
+ * reports it too). Split from marginalWatts so a scorer can keep the Start per node across pods.
+ */
+export function marginalFrom(s: Start, hull: readonly (readonly [number, number])[], to: number, withPod: number, emptyOff: boolean): number {
+  const envelope = envelopeAt(hull, to) - s.envelope;
+  const onCurve = withPod - s.curve;
+  return envelope + (emptyOff ? CURVE_WEIGHT.off : CURVE_WEIGHT.idle) * (onCurve - envelope);
+}
+
 /**
  * Marginal watts of adding `podMilli` to a node (the envelope's and the curve's mixed by CURVE_WEIGHT) and the
  * node's predicted power with the pod (on the curve itself: that is what a power cap is checked against). With
  * `emptyOff` an empty node is off, so on the curve too the pod pays its whole power. Pure, plain numbers.
  */
 export function marginalWatts(curve: PowerCurve, allocatableMilli: number, requestedMilli: number, podMilli: number, emptyOff = false, hull = convexEnvelope(curve, emptyOff)): { marginal: number; withPod: number } {
-  const from = requestedMilli / allocatableMilli;
+  const s = startOf(curve, hull, allocatableMilli, requestedMilli, emptyOff);
   const to = (requestedMilli + podMilli) / allocatableMilli;
-  const envelope = envelopeAt(hull, to) - envelopeAt(hull, from);
   const withPod = powerAt(curve, to);
-  const onCurve = withPod - (emptyOff && requestedMilli === 0 ? 0 : powerAt(curve, from));
-  return { marginal: envelope + (emptyOff ? CURVE_WEIGHT.off : CURVE_WEIGHT.idle) * (onCurve - envelope), withPod };
+  return { marginal: marginalFrom(s, hull, to, withPod, emptyOff), withPod };
 }
 
 const PARSED_CURVES_MAX = 4096;
