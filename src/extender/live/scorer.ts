@@ -59,18 +59,19 @@ interface ReportSlot {
   /** CPU requested on the node when the report was first used. */
   readonly base: number;
   calibrated: NodeCurve | null | undefined;
-  /** The load text and the report age in whole seconds it was written for. */
-  age: number;
-  text: string;
 }
 
 /** What the scorer derived from one NodeState: its curve, its latest report, and the last basis and start point. */
 interface NodeSlot {
   readonly curve: NodeCurve;
+  readonly embedded: boolean;
   t: NodeTelemetry | undefined;
   report: ReportSlot | undefined;
+  /** The report's base (ReportSlot.base), copied so the common path reads one object less. */
+  base: number;
   basisCurve: NodeCurve | undefined;
-  basisLoad: string;
+  basisT: NodeTelemetry | undefined;
+  basisAge: number;
   basisSince: number;
   basisNote: string;
   basis: string;
@@ -85,13 +86,13 @@ export function create(opts: LiveScorerOptions): LiveScorer {
   const embeddedHull = convexEnvelope(DEFAULT_POWER_CURVE, emptyOff);
   const NO_AGENT = 'load: requested CPU (no agent report)';
   // Per report (a report object lives until the node's next poll), so 5,000 reporting nodes cost no curve arrays
-  // and no number formatting per call; the load text is rebuilt when its age in whole seconds changes.
+  // per call.
   const reports = new WeakMap<NodeTelemetry, ReportSlot>();
   const reportSlot = (t: NodeTelemetry, node: NodeState): ReportSlot => {
     let r = reports.get(t);
     // A report is up to a poll old, and a burst of pods is scheduled faster than that: the CPU requested on the
     // node when the report was first used here is the base that later requests are counted from (see score).
-    if (r === undefined) reports.set(t, (r = { base: node.requestedMilliCPU, calibrated: undefined, age: NaN, text: '' }));
+    if (r === undefined) reports.set(t, (r = { base: node.requestedMilliCPU, calibrated: undefined }));
     return r;
   };
   const calibratedFor = (t: NodeTelemetry, r: ReportSlot): NodeCurve | null => {
@@ -102,14 +103,9 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return r.calibrated;
   };
-  const loadText = (t: NodeTelemetry, r: ReportSlot, ageMs: number): string => {
-    const age = Math.round(ageMs / 1000);
-    if (r.age !== age) {
-      const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` (model ${t.modelId})` : ''}` : '';
-      r.age = age;
-      r.text = `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})`;
-    }
-    return r.text;
+  const loadText = (t: NodeTelemetry, age: number): string => {
+    const power = t.watts !== null ? `, node ${t.watts.toFixed(1)} W from ${t.powerSource}${t.modelId ? ` (model ${t.modelId})` : ''}` : '';
+    return `load: measured ${(t.utilisation * 100).toFixed(1)}% (agent, ${age} s old${power})`;
   };
   // A node model stands in for the embedded curve where the node's agent reports its hardware. The lookup is a map
   // read (it queues background work when the fingerprint is new or due); its answer object changes only when a
@@ -132,15 +128,22 @@ export function create(opts: LiveScorerOptions): LiveScorer {
   const slots = new WeakMap<NodeState, NodeSlot>();
   const slotFor = (node: NodeState): NodeSlot => {
     let s = slots.get(node);
-    if (s === undefined) slots.set(node, (s = { curve: curveFor(node), t: undefined, report: undefined, basisCurve: undefined, basisLoad: '', basisSince: NaN, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined }));
+    if (s === undefined) {
+      const curve = curveFor(node);
+      slots.set(node, (s = { curve, embedded: curve.embedded === true, t: undefined, report: undefined, base: 0, basisCurve: undefined, basisT: undefined, basisAge: -1, basisSince: -1, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined }));
+    }
     return s;
   };
-  const basisOf = (s: NodeSlot, c: NodeCurve, load: string, since: number, note: string): string => {
-    if (s.basisCurve !== c || s.basisLoad !== load || s.basisSince !== since || s.basisNote !== note) {
-      let text = since === 0 ? load : `${load} + ${since}m requested since`;
+  // The basis text is rebuilt only when what it says changes (curve, report, its age in whole seconds, CPU
+  // requested since, model note); `t` undefined is a node without an agent report.
+  const basisOf = (s: NodeSlot, c: NodeCurve, t: NodeTelemetry | undefined, age: number, since: number, note: string): string => {
+    if (s.basisCurve !== c || s.basisT !== t || s.basisAge !== age || s.basisSince !== since || s.basisNote !== note) {
+      let text = t === undefined ? NO_AGENT : loadText(t, age);
+      if (since !== 0) text = `${text} + ${since}m requested since`;
       if (note) text = `${text}; no node model (${note})`;
       s.basisCurve = c;
-      s.basisLoad = load;
+      s.basisT = t;
+      s.basisAge = age;
       s.basisSince = since;
       s.basisNote = note;
       s.basis = `${c.basis}; ${text}`;
@@ -194,28 +197,27 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         if (slot.t !== st.t) {
           slot.t = st.t;
           slot.report = reportSlot(st.t, node);
+          slot.base = slot.report.base;
         }
-        const r = slot.report as ReportSlot;
-        const since = Math.max(0, node.requestedMilliCPU - r.base);
+        const since = Math.max(0, node.requestedMilliCPU - slot.base);
         uMilli = st.t.utilisation * alloc + since;
-        const load = loadText(st.t, r, st.ageMs);
         let note = '';
         // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
         // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
         // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
-        if (c.embedded) {
+        if (slot.embedded) {
           const m = modelCurveFor(st.t);
-          c = m.curve ?? calibratedFor(st.t, r) ?? c;
+          c = m.curve ?? calibratedFor(st.t, slot.report as ReportSlot) ?? c;
           if (!m.curve) note = m.note;
         }
-        basis[i] = basisOf(slot, c, load, since, note);
+        basis[i] = basisOf(slot, c, st.t, Math.round(st.ageMs / 1000), since, note);
       } else {
         uMilli = node.requestedMilliCPU;
         if (st.kind === 'stale') {
           stale.push(i);
-          if (c.embedded) c = modelCurveFor(st.t).curve ?? c;
+          if (slot.embedded) c = modelCurveFor(st.t).curve ?? c;
           basis[i] = `${c.basis}; load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score`;
-        } else basis[i] = basisOf(slot, c, NO_AGENT, 0, '');
+        } else basis[i] = basisOf(slot, c, undefined, -1, 0, '');
       }
       const to = (uMilli + dMilli) / alloc;
       if (loadAfter) loadAfter[i] = to;
