@@ -11,10 +11,10 @@ import { DEFAULT_POWER_CURVE, powerAt } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
 import type { PodDemand } from '../protocol/pod.js';
 import type { ScoreBatch, Scorer, Skip } from '../scoring/scorer.js';
-import { convexEnvelope, marginalFrom, startOf, type Args as CurveArgs, type Start } from '../scorers/power-curve/index.js';
+import { convexEnvelope, marginalFromParts, startOf, type Args as CurveArgs, type Start } from '../scorers/power-curve/index.js';
 import { predictDemand, type DemandSource } from '../profiles/demand.js';
 import type { ProfileStore } from '../profiles/store.js';
-import type { NodeTelemetry, TelemetryStore } from '../telemetry/node-telemetry.js';
+import type { NodeTelemetry, TelemetryState, TelemetryStore } from '../telemetry/node-telemetry.js';
 import type { PredictionLedger } from '../telemetry/predictions.js';
 import { curveResolver, hullCache, type NodeCurve } from './curves.js';
 import type { Lookup, NodeModels } from './models.js';
@@ -59,6 +59,22 @@ interface ReportSlot {
   /** CPU requested on the node when the report was first used. */
   readonly base: number;
   calibrated: NodeCurve | null | undefined;
+}
+
+/** Per position of the last candidate list: what the fast path reads instead of the node and its slot. */
+interface ListColumns {
+  readonly nodes: readonly NodeState[];
+  readonly names: readonly string[];
+  /** The report the row was derived from; undefined where the row must be derived afresh each call. */
+  readonly t: (NodeTelemetry | undefined)[];
+  /** The report's age in whole seconds when the row's basis was written. */
+  readonly age: Float64Array;
+  readonly curve: (NodeCurve | undefined)[];
+  readonly basis: string[];
+  readonly u: Float64Array;
+  readonly alloc: Float64Array;
+  readonly envFrom: Float64Array;
+  readonly curveFrom: Float64Array;
 }
 
 /** What the scorer derived from one NodeState: its curve, its latest report, and the last basis and start point. */
@@ -158,6 +174,83 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return s.start;
   };
+  // Everything the fast path reads, derived afresh for node i and written to the columns; undefined for a node
+  // without allocatable CPU. A stale node or one whose curve follows its report (embedded) is never read back.
+  const slowPath = (L: ListColumns, i: number, node: NodeState, st: TelemetryState, basis: string[], stale: number[]): NodeCurve | undefined => {
+    const alloc = node.allocatableMilliCPU;
+    L.t[i] = undefined;
+    if (!(alloc > 0)) {
+      basis[i] = 'skipped';
+      return undefined;
+    }
+    const slot = slotFor(node);
+    let c = slot.curve;
+    let uMilli: number;
+    if (st.kind === 'fresh') {
+      // The CPU requested on the node since the report was first used here (pods bound, or assumed by the
+      // filter) is added, so a burst does not pile onto the node that looked cheapest at the last poll. Never
+      // subtracted: the filter's view includes assumed pods and prioritize's does not, and a pod gone still shows
+      // in the report until the next.
+      if (slot.t !== st.t) {
+        slot.t = st.t;
+        slot.report = reportSlot(st.t, node);
+        slot.base = slot.report.base;
+      }
+      const since = Math.max(0, node.requestedMilliCPU - slot.base);
+      uMilli = st.t.utilisation * alloc + since;
+      let note = '';
+      const age = Math.round(st.ageMs / 1000);
+      // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
+      // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
+      // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
+      if (slot.embedded) {
+        const m = modelCurveFor(st.t);
+        c = m.curve ?? calibratedFor(st.t, slot.report as ReportSlot) ?? c;
+        if (!m.curve) note = m.note;
+      } else {
+        L.t[i] = st.t;
+        L.age[i] = age;
+      }
+      basis[i] = L.basis[i] = basisOf(slot, c, st.t, age, since, note);
+    } else {
+      uMilli = node.requestedMilliCPU;
+      if (st.kind === 'stale') {
+        stale.push(i);
+        if (slot.embedded) c = modelCurveFor(st.t).curve ?? c;
+        basis[i] = `${c.basis}; load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score`;
+      } else basis[i] = basisOf(slot, c, undefined, -1, 0, '');
+    }
+    const start = startFor(slot, c, alloc, uMilli);
+    L.curve[i] = c;
+    L.u[i] = uMilli;
+    L.alloc[i] = alloc;
+    L.envFrom[i] = start.envelope;
+    L.curveFrom[i] = start.curve;
+    return c;
+  };
+  // The columns of the last candidate list (kube-scheduler sends the same list while the cluster is unchanged):
+  // kept while every position holds the same NodeState.
+  let last: ListColumns | undefined;
+  const listFor = (nodes: readonly NodeState[]): ListColumns => {
+    const n = nodes.length;
+    if (last !== undefined && last.nodes.length === n) {
+      let i = 0;
+      while (i < n && last.nodes[i] === nodes[i]) i++;
+      if (i === n) return last;
+    }
+    return (last = {
+      nodes: nodes.slice(),
+      names: nodes.map((s) => s.name),
+      t: new Array<NodeTelemetry | undefined>(n).fill(undefined),
+      age: new Float64Array(n),
+      curve: new Array<NodeCurve | undefined>(n).fill(undefined),
+      basis: new Array<string>(n).fill(''),
+      u: new Float64Array(n),
+      alloc: new Float64Array(n),
+      envFrom: new Float64Array(n),
+      curveFrom: new Float64Array(n),
+    });
+  };
   const now = opts.now ?? Date.now;
   const stats = { staleNodeScores: 0, bySource: { history: 0, annotation: 0, requests: 0, limits: 0, sibling: 0, 'default-request': 0 } as Record<DemandSource, number> };
 
@@ -175,49 +268,37 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const basis = new Array<string>(n);
     const skipped = new Map<number, string>();
     const stale: number[] = [];
+    const L = listFor(nodes);
     for (let i = 0; i < n; i++) {
-      const node = nodes[i] as NodeState;
-      const alloc = node.allocatableMilliCPU;
-      if (!(alloc > 0)) {
-        marginal[i] = withPod[i] = NaN;
-        if (loadAfter) loadAfter[i] = NaN;
-        basis[i] = 'skipped';
-        skipped.set(i, 'node reports no allocatable CPU');
-        continue;
-      }
-      const slot = slotFor(node);
-      let c = slot.curve;
-      const st = opts.telemetry.state(node.name, t);
+      const st = opts.telemetry.state(L.names[i] as string, t);
+      let c: NodeCurve;
       let uMilli: number;
-      if (st.kind === 'fresh') {
-        // The CPU requested on the node since the report was first used here (pods bound, or assumed by the
-        // filter) is added, so a burst does not pile onto the node that looked cheapest at the last poll. Never
-        // subtracted: the filter's view includes assumed pods and prioritize's does not, and a pod gone still shows
-        // in the report until the next.
-        if (slot.t !== st.t) {
-          slot.t = st.t;
-          slot.report = reportSlot(st.t, node);
-          slot.base = slot.report.base;
-        }
-        const since = Math.max(0, node.requestedMilliCPU - slot.base);
-        uMilli = st.t.utilisation * alloc + since;
-        let note = '';
-        // No curve of its own, but its agent says what it draws at this load (measured, or the agent's model of its
-        // hardware): the embedded shape is scaled so that P(u) matches, which beats guessing from the CPU count.
-        // Scaling a curve scales its envelope, so the marginal watts scale by the same factor.
-        if (slot.embedded) {
-          const m = modelCurveFor(st.t);
-          c = m.curve ?? calibratedFor(st.t, slot.report as ReportSlot) ?? c;
-          if (!m.curve) note = m.note;
-        }
-        basis[i] = basisOf(slot, c, st.t, Math.round(st.ageMs / 1000), since, note);
+      let alloc: number;
+      let envFrom: number;
+      let curveFrom: number;
+      // The common case: the same NodeState as last call, its report unchanged and as old in whole seconds, and a
+      // curve of its own: what the last call derived is read back from the columns, touching neither the node nor
+      // its slot.
+      if (st.kind === 'fresh' && st.t === L.t[i] && Math.round(st.ageMs / 1000) === L.age[i]) {
+        c = L.curve[i] as NodeCurve;
+        uMilli = L.u[i] as number;
+        alloc = L.alloc[i] as number;
+        envFrom = L.envFrom[i] as number;
+        curveFrom = L.curveFrom[i] as number;
+        basis[i] = L.basis[i] as string;
       } else {
-        uMilli = node.requestedMilliCPU;
-        if (st.kind === 'stale') {
-          stale.push(i);
-          if (slot.embedded) c = modelCurveFor(st.t).curve ?? c;
-          basis[i] = `${c.basis}; load: requested CPU; telemetry stale (${(st.ageMs / 1000).toFixed(0)} s old), neutral score`;
-        } else basis[i] = basisOf(slot, c, undefined, -1, 0, '');
+        const r = slowPath(L, i, nodes[i] as NodeState, st, basis, stale);
+        if (r === undefined) {
+          marginal[i] = withPod[i] = NaN;
+          if (loadAfter) loadAfter[i] = NaN;
+          skipped.set(i, 'node reports no allocatable CPU');
+          continue;
+        }
+        c = r;
+        uMilli = L.u[i] as number;
+        alloc = L.alloc[i] as number;
+        envFrom = L.envFrom[i] as number;
+        curveFrom = L.curveFrom[i] as number;
       }
       const to = (uMilli + dMilli) / alloc;
       if (loadAfter) loadAfter[i] = to;
@@ -231,7 +312,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         continue;
       }
       const w = powerAt(c.curve, to);
-      marginal[i] = marginalFrom(startFor(slot, c, alloc, uMilli), c.hull, to, w, emptyOff);
+      marginal[i] = marginalFromParts(envFrom, curveFrom, c.hull, to, w, emptyOff);
       withPod[i] = w;
     }
     if (stale.length > 0) {

@@ -101,8 +101,13 @@ export function startOf(curve: PowerCurve, hull: readonly (readonly [number, num
  * reports it too). Split from marginalWatts so a scorer can keep the Start per node across pods.
  */
 export function marginalFrom(s: Start, hull: readonly (readonly [number, number])[], to: number, withPod: number, emptyOff: boolean): number {
-  const envelope = envelopeAt(hull, to) - s.envelope;
-  const onCurve = withPod - s.curve;
+  return marginalFromParts(s.envelope, s.curve, hull, to, withPod, emptyOff);
+}
+
+/** marginalFrom with the Start's two numbers passed apart, for scorers that keep them in columns. */
+export function marginalFromParts(envelopeFrom: number, curveFrom: number, hull: readonly (readonly [number, number])[], to: number, withPod: number, emptyOff: boolean): number {
+  const envelope = envelopeAt(hull, to) - envelopeFrom;
+  const onCurve = withPod - curveFrom;
   return envelope + (emptyOff ? CURVE_WEIGHT.off : CURVE_WEIGHT.idle) * (onCurve - envelope);
 }
 
