@@ -44,8 +44,6 @@ interface Candidates {
 // DNS-1123 names, which every real node has, need no escaping; anything else goes through JSON.stringify.
 const PLAIN_NAME = /^[a-z0-9.-]*$/;
 
-const SCORE_TAILS = Array.from({ length: 11 }, (_, score) => `,"Score":${score}}`);
-
 const jsonName = (name: string): string => (PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name));
 
 /**
@@ -64,19 +62,37 @@ function perList<T>(compute: (names: readonly string[]) => T): (names: readonly 
   };
 }
 
-/** `{"Host":<name>` for each name. */
-const hostHeads = perList((names) => names.map((n) => `{"Host":${jsonName(n)}`));
+/** `{"Host":<name>` for each name, as UTF-8 bytes one after another, and where each one ends. */
+const hostHeads = perList((names) => {
+  const heads = names.map((n) => Buffer.from(`{"Host":${jsonName(n)}`, 'utf8'));
+  const ends = new Uint32Array(names.length);
+  let end = 0;
+  heads.forEach((h, i) => (ends[i] = end += h.length));
+  return { bytes: Buffer.concat(heads), ends };
+});
 
-/** HostPriorityList as JSON text: `[{"Host":…,"Score":…},…]`. Appending to one string is V8's cheapest way here. */
-function hostPriorityList(names: readonly string[], scores: ArrayLike<number>): string {
-  const heads = hostHeads(names);
-  let out = '[';
+const SCORE_TAIL_BYTES = Array.from({ length: 256 }, (_, score) => Buffer.from(`,"Score":${score}}`));
+
+/**
+ * HostPriorityList as JSON bytes, copied from the list's cached heads and the score tails: for 5,000 nodes, building
+ * a string and having it flattened and encoded on write cost more than the scoring.
+ */
+function hostPriorityList(names: readonly string[], scores: Uint8Array): Buffer {
+  const { bytes, ends } = hostHeads(names);
+  const out = Buffer.allocUnsafe(2 + bytes.length + names.length * 14);
+  let at = 0;
+  out[at++] = 0x5b; // [
+  let from = 0;
   for (let i = 0; i < names.length; i++) {
-    if (i > 0) out += ',';
-    out += heads[i] as string;
-    out += SCORE_TAILS[scores[i] as number] ?? `,"Score":${scores[i]}}`;
+    if (i > 0) out[at++] = 0x2c; // ,
+    const to = ends[i] as number;
+    for (let k = from; k < to; k++) out[at++] = bytes[k] as number;
+    from = to;
+    const tail = SCORE_TAIL_BYTES[scores[i] as number] as Buffer;
+    for (let k = 0; k < tail.length; k++) out[at++] = tail[k] as number;
   }
-  return `${out}]`;
+  out[at++] = 0x5d; // ]
+  return out.subarray(0, at);
 }
 
 /** All the names, as a JSON array: the filter's answer when every candidate passes. */
@@ -300,9 +316,9 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
       const scores = priorities(ev);
       explain.recordPrioritize(ev, scores);
       reply.type('application/json; charset=utf-8');
-      // Sent pre-serialised (Fastify passes a JSON-typed string through): for 5,000 nodes this beats building
-      // 5,000 objects for a schema serializer. HostPriorityListSchema is the shape; the tests hold it to that.
-      return reply.send(hostPriorityList(c.names, scores) as never);
+      // Sent pre-serialised (Fastify passes a Buffer through): for 5,000 nodes this beats building 5,000 objects
+      // for a schema serializer. HostPriorityListSchema is the shape; the tests hold it to that.
+      return reply.send(hostPriorityList(c.names, scores));
     },
   );
 
