@@ -37,7 +37,7 @@ export class Monitor {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly clock: Clock;
-  private owners = new Map<string, CgroupOwner>();
+  private readonly owners = new Map<string, CgroupOwner>();
   powerErrors = 0;
 
   constructor(private readonly opts: MonitorOptions) {
@@ -58,12 +58,17 @@ export class Monitor {
     const reading = await this.opts.collector.read();
     const seconds = (performance.now() - t0) / 1000;
     this.opts.onRead?.(seconds);
-    // Owners of this reading's paths, reusing the previous reading's: the cache never outgrows the live set.
-    const owners = new Map<string, CgroupOwner>();
+    // Owners by path, kept across readings (one map, not one per reading) and pruned to the reading's paths when it
+    // holds more than those: the cache never outgrows the live set for longer than one reading.
+    const owners = this.owners;
+    let named = 0;
     const ownerOf = (path: string): CgroupOwner => {
-      let o = owners.get(path) ?? this.owners.get(path);
-      if (o === undefined) o = parseCgroupPath(path);
-      owners.set(path, o);
+      named += 1;
+      let o = owners.get(path);
+      if (o === undefined) {
+        o = parseCgroupPath(path);
+        owners.set(path, o);
+      }
       return o;
     };
     let report = buildReport(this.previous, reading, {
@@ -85,7 +90,11 @@ export class Monitor {
         this.opts.log?.error({ err }, 'power accounting failed for this interval');
       }
     }
-    this.owners = owners;
+    if (owners.size > named) {
+      const live = new Set<string>();
+      for (const c of reading.cgroups) if (c.path !== null) live.add(c.path);
+      for (const path of owners.keys()) if (!live.has(path)) owners.delete(path);
+    }
     this.previous = reading;
     this.report = Object.freeze(report);
     this.lastReadAt = performance.now();

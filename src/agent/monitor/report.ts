@@ -43,7 +43,8 @@ export function addCounters(into: Counters, add: Counters): void {
 
 export function buildReport(prev: CollectorReading | null, cur: CollectorReading, ctx: ReportContext): NodeReport {
   const seconds = prev === null ? 0 : Math.max(0, (cur.monotonicNs - prev.monotonicNs) / 1e9);
-  const before = new Map(prev?.cgroups.map((c) => [c.id, c.counters]) ?? []);
+  const before = new Map<string, Counters>();
+  if (prev !== null) for (const c of prev.cgroups) before.set(c.id, c.counters);
   const cgroups: CgroupReport[] = [];
   const pods = new Map<string, PodReport>();
   for (const c of cur.cgroups) {
