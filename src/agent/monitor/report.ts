@@ -62,7 +62,8 @@ export function buildReport(prev: CollectorReading | null, cur: CollectorReading
         name: meta?.name ?? null,
         qos: meta?.qos ?? owner.qos ?? null,
         workload: meta?.workload ?? null,
-        containers: [],
+        // Sized by its first container, not an empty literal that grows to 17 slots at the first push.
+        containers: owner.containerId === undefined ? [] : [owner.containerId],
         cumulative: { cpuSeconds: 0 },
         rates: { cpuSeconds: 0 },
       };
