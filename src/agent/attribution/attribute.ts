@@ -50,12 +50,17 @@ export interface Attribution {
   residualRatio: number;
 }
 
-/** Splits `amount` over `weights` (all ≥ 0); null when they sum to 0, so the caller picks where it goes instead. */
-function split(amount: number, weights: readonly number[]): number[] | null {
+/**
+ * Splits `amount` over `weights[0..n)` (all ≥ 0) into `out`; false when they sum to 0, so the caller picks where it
+ * goes instead. Typed arrays and index loops: this runs every interval over every row, and the agent's CPU at 200
+ * pods was mostly the collection of the small arrays and maps the first version made here.
+ */
+function splitInto(amount: number, weights: Float64Array, n: number, out: Float64Array): boolean {
   let sum = 0;
-  for (const w of weights) sum += w;
-  if (!(sum > 0)) return null;
-  return weights.map((w) => (amount * w) / sum);
+  for (let i = 0; i < n; i++) sum += weights[i] as number;
+  if (!(sum > 0)) return false;
+  for (let i = 0; i < n; i++) out[i] = (amount * (weights[i] as number)) / sum;
+  return true;
 }
 
 export function attribute(input: AttributionInput): Attribution {
@@ -65,60 +70,89 @@ export function attribute(input: AttributionInput): Attribution {
   const idle = Math.min(Math.max(0, input.idleWatts), base);
   const dynamic = base - idle;
   const cs = input.consumers;
+  const n = cs.length;
+  // CPU weights of the consumers, then the kernel's at index n.
+  const cpuWeights = new Float64Array(n + 1);
   let charged = 0;
-  for (const c of cs) charged += Math.max(0, c.cpuSeconds);
+  for (let i = 0; i < n; i++) {
+    const w = Math.max(0, (cs[i] as Consumer).cpuSeconds);
+    cpuWeights[i] = w;
+    charged += w;
+  }
   const kernelCpu = Math.max(0, input.nodeBusySeconds - charged);
-  const cpuWeights = [...cs.map((c) => Math.max(0, c.cpuSeconds)), kernelCpu];
+  cpuWeights[n] = kernelCpu;
 
   // Nothing ran that we saw: the dynamic part (a meter can show some) is the kernel's, not dropped.
-  const dyn = split(dynamic, cpuWeights) ?? [...cs.map(() => 0), dynamic];
-  let kernelWatts = dyn[cs.length] as number;
+  const dyn = new Float64Array(n + 1);
+  if (!splitInto(dynamic, cpuWeights, n + 1, dyn)) dyn[n] = dynamic;
+  let kernelWatts = dyn[n] as number;
 
-  let idleRows: number[] = cs.map(() => 0);
+  const idleRows = new Float64Array(n);
   let idleUnassignedWatts = idle;
-  // Within one pod, its share goes to its containers by CPU time, or evenly when none ran.
-  const byPod = new Map<string, number[]>();
-  cs.forEach((c, i) => {
-    if (c.pod === null) return;
-    const idx = byPod.get(c.pod);
-    if (idx === undefined) byPod.set(c.pod, [i]);
-    else idx.push(i);
-  });
-  const spreadOverPods = (podShares: Map<string, number>): void => {
-    const rows = cs.map(() => 0);
-    for (const [pod, share] of podShares) {
-      const idx = byPod.get(pod) ?? [];
-      const w = split(share, idx.map((i) => Math.max(0, (cs[i] as Consumer).cpuSeconds))) ?? idx.map(() => share / idx.length);
-      idx.forEach((i, j) => (rows[i] = w[j] as number));
+  // Pods in order of first appearance, each consumer's pod index (-1: a system row).
+  const podIndex = new Map<string, number>();
+  const podOf = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const pod = (cs[i] as Consumer).pod;
+    if (pod === null) {
+      podOf[i] = -1;
+      continue;
     }
-    idleRows = rows;
+    let k = podIndex.get(pod);
+    if (k === undefined) {
+      k = podIndex.size;
+      podIndex.set(pod, k);
+    }
+    podOf[i] = k;
+  }
+  const npods = podIndex.size;
+  // Within one pod, its share goes to its containers by CPU time, or evenly when none ran.
+  const spreadOverPods = (podShares: Float64Array): void => {
+    const cpu = new Float64Array(npods);
+    const count = new Int32Array(npods);
+    for (let i = 0; i < n; i++) {
+      const k = podOf[i] as number;
+      if (k < 0) continue;
+      cpu[k] = (cpu[k] as number) + (cpuWeights[i] as number);
+      count[k] = (count[k] as number) + 1;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = podOf[i] as number;
+      if (k < 0) continue;
+      const share = podShares[k] as number;
+      idleRows[i] = (cpu[k] as number) > 0 ? (share * (cpuWeights[i] as number)) / (cpu[k] as number) : share / (count[k] as number);
+    }
     idleUnassignedWatts = 0;
   };
-  const pods = [...byPod.keys()];
-  if (input.policy === 'even' && pods.length > 0) {
-    spreadOverPods(new Map(pods.map((p) => [p, idle / pods.length])));
+  if (input.policy === 'even' && npods > 0) {
+    spreadOverPods(new Float64Array(npods).fill(idle / npods));
   } else if (input.policy === 'cpu-request') {
-    const shares = split(idle, pods.map((p) => Math.max(0, input.podRequests.get(p) ?? 0)));
-    if (shares !== null) spreadOverPods(new Map(pods.map((p, i) => [p, shares[i] as number])));
+    const requests = new Float64Array(npods);
+    for (const [pod, k] of podIndex) requests[k] = Math.max(0, input.podRequests.get(pod) ?? 0);
+    const shares = new Float64Array(npods);
+    if (splitInto(idle, requests, npods, shares)) spreadOverPods(shares);
   } else if (input.policy === 'cpu-time') {
-    const shares = split(idle, cpuWeights);
-    if (shares !== null) {
-      idleRows = shares.slice(0, cs.length);
-      kernelWatts += shares[cs.length] as number;
+    const shares = new Float64Array(n + 1);
+    if (splitInto(idle, cpuWeights, n + 1, shares)) {
+      idleRows.set(shares.subarray(0, n));
+      kernelWatts += shares[n] as number;
       idleUnassignedWatts = 0;
     }
   }
 
   // GPU watts by per-process use, scaled down if the caller's split exceeds what was measured.
+  const gpuByKey = input.gpuByKey;
   let gpuAssigned = 0;
-  for (const c of cs) gpuAssigned += Math.max(0, input.gpuByKey?.get(c.key) ?? 0);
+  if (gpuByKey !== undefined) for (const c of cs) gpuAssigned += Math.max(0, gpuByKey.get(c.key) ?? 0);
   const gpuScale = gpuAssigned > gpu ? gpu / gpuAssigned : 1;
-  const rows = cs.map((c, i) => {
+  const rows: AttributedRow[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = cs[i] as Consumer;
     const d = dyn[i] as number;
     const w = idleRows[i] as number;
-    const g = Math.max(0, input.gpuByKey?.get(c.key) ?? 0) * gpuScale;
-    return { key: c.key, dynamicWatts: d + g, idleWatts: w, watts: d + w + g };
-  });
+    const g = gpuByKey === undefined ? 0 : Math.max(0, gpuByKey.get(c.key) ?? 0) * gpuScale;
+    rows[i] = { key: c.key, dynamicWatts: d + g, idleWatts: w, watts: d + w + g };
+  }
   const gpuLeft = gpu - gpuAssigned * gpuScale;
   let total = kernelWatts + idleUnassignedWatts + gpuLeft;
   for (const r of rows) total += r.watts;

@@ -174,9 +174,10 @@ export class EnergyLedger {
 
   private expire(nowMs: number): void {
     const before = nowMs - this.opts.retentionMs;
-    for (const [k, p] of this.pods) if (p.lastSeenMs < before) this.pods.delete(k);
-    for (const [k, w] of this.workloads) if (w.lastSeenMs < before) this.workloads.delete(k);
-    for (const [k, t] of this.refused) if (t < before) this.refused.delete(k);
+    // forEach, not for-of over entries: no [key, value] array per entry, every interval.
+    this.pods.forEach((p, k) => p.lastSeenMs < before && this.pods.delete(k));
+    this.workloads.forEach((w, k) => w.lastSeenMs < before && this.workloads.delete(k));
+    this.refused.forEach((t, k) => t < before && this.refused.delete(k));
   }
 
   toCheckpoint(nowMs: number): Checkpoint {

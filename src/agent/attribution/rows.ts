@@ -14,6 +14,8 @@ export type RowIdentity =
 export interface IntervalRow {
   key: string;
   identity: RowIdentity;
+  /** The pod's UID for a container row, null for a system row (what attribute() weighs idle by). */
+  pod: string | null;
   cpuSeconds: number;
   contextSwitches: number;
 }
@@ -68,15 +70,36 @@ export function intervalRows(report: NodeReport, lookupPod: (uid: string) => Pod
   const s = report.intervalSeconds;
   const rows = new Map<string, IntervalRow>();
   for (const c of report.cgroups) {
-    const identity = identityOf(c.owner, c.path, lookupPod);
-    const key = rowKey(identity);
+    const { identity, key } = namedRow(c.owner, c.path, lookupPod);
     let row = rows.get(key);
     if (row === undefined) {
-      row = { key, identity, cpuSeconds: 0, contextSwitches: 0 };
+      row = { key, identity, pod: identity.kind === 'container' ? identity.podUid : null, cpuSeconds: 0, contextSwitches: 0 };
       rows.set(key, row);
     }
     row.cpuSeconds += c.rates.cpuSeconds * s;
     row.contextSwitches += (c.rates.contextSwitches ?? 0) * s;
   }
   return [...rows.values()];
+}
+
+/**
+ * A cgroup's row, remembered per owner object: the monitor hands the same owner for a path every interval, so the
+ * identity and key are built once per cgroup instead of once per interval (a pod's container name can appear
+ * later, when the pod watch sees the pod; a changed name makes a new entry).
+ */
+const named = new WeakMap<CgroupOwner, { identity: RowIdentity; key: string }>();
+
+function namedRow(owner: CgroupOwner, path: string | null, lookupPod: (uid: string) => PodMeta | undefined): { identity: RowIdentity; key: string } {
+  const hit = named.get(owner);
+  if (hit !== undefined) {
+    const id = hit.identity;
+    if (id.kind === 'system') return hit;
+    const cid = owner.containerId;
+    const name = cid === undefined ? 'pod' : (lookupPod(id.podUid)?.containerNames.get(cid) ?? 'unknown');
+    if (name === id.container) return hit;
+  }
+  const identity = identityOf(owner, path, lookupPod);
+  const entry = { identity, key: rowKey(identity) };
+  named.set(owner, entry);
+  return entry;
 }

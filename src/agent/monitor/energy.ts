@@ -44,13 +44,15 @@ export class EnergyAccounting {
     return this.opts.power;
   }
 
+  /** Adds node power and each pod's energy to `report`, which it takes over (the caller has not published it yet). */
   async account(report: NodeReport, lookupPod: (uid: string) => PodMeta | undefined, monotonicNs: number): Promise<NodeReport> {
     const cpu = this.opts.nodeCpu();
     const counterRates = report.intervalSeconds > 0 ? nodeCounterRates(report, cpu.busySeconds, report.intervalSeconds) : undefined;
     const sample = await this.opts.power.read({ monotonicNs, cpuUtilisation: cpu.utilisation, ...(counterRates === undefined ? {} : { counterRates }) });
     const rows = intervalRows(report, lookupPod);
+    // Only cpu-request weighs by requests; the other policies skip the lookups and the map.
     const podRequests = new Map<string, number>();
-    for (const r of rows) if (r.identity.kind === 'container') podRequests.set(r.identity.podUid, lookupPod(r.identity.podUid)?.cpuRequestCores ?? 0);
+    if (this.opts.policy === 'cpu-request') for (const r of rows) if (r.pod !== null) podRequests.set(r.pod, lookupPod(r.pod)?.cpuRequestCores ?? 0);
     const gpuByKey =
       sample.processes.length === 0
         ? undefined
@@ -65,7 +67,7 @@ export class EnergyAccounting {
       gpuWatts: sample.additiveWatts,
       ...(gpuByKey === undefined ? {} : { gpuByKey }),
       nodeBusySeconds: cpu.busySeconds,
-      consumers: rows.map((r) => ({ key: r.key, pod: r.identity.kind === 'container' ? r.identity.podUid : null, cpuSeconds: r.cpuSeconds })),
+      consumers: rows,
       podRequests,
       policy: this.opts.policy,
     });
@@ -112,11 +114,14 @@ export class EnergyAccounting {
       system: [...ledger.system.entries()].map(([name, e]) => ({ name, watts: e.watts, joules: e.joules })),
       ...(this.opts.power.hardware === undefined ? {} : { hardware: this.opts.power.hardware }),
     };
-    const pods = report.pods.map((p) => {
+    // The report is this interval's own (buildReport's fresh output, not yet published): filled in place rather than
+    // copied pod by pod, which at 200 pods was a fifth of what the agent allocated each interval.
+    for (const p of report.pods) {
       const e = ledger.pods.get(p.uid);
-      return e === undefined ? p : { ...p, energy: { watts: e.watts, joules: e.totals.joules, cpuSecondsTotal: e.totals.cpuSeconds, contextSwitchesTotal: e.totals.contextSwitches } };
-    });
-    return { ...report, pods, power };
+      if (e !== undefined) p.energy = { watts: e.watts, joules: e.totals.joules, cpuSecondsTotal: e.totals.cpuSeconds, contextSwitchesTotal: e.totals.contextSwitches };
+    }
+    report.power = power;
+    return report;
   }
 
   /** The row a process's work belongs to, from its cgroup v2 path; null when the process is gone. */

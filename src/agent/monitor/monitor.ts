@@ -37,7 +37,24 @@ export class Monitor {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly clock: Clock;
-  private owners = new Map<string, CgroupOwner>();
+  /**
+   * Owners by path, kept across readings (one map, not one per reading) and pruned to the reading's paths when it
+   * holds more than those: the cache never outgrows the live set for longer than one reading.
+   */
+  private readonly owners = new Map<string, CgroupOwner>();
+  private named = 0;
+  // Made once, not per reading: optimised code that called a per-reading closure was thrown away ("weak objects")
+  // at each full GC and compiled again, which cost more CPU on V8's background threads than the reading itself.
+  private readonly ownerOf = (path: string): CgroupOwner => {
+    this.named += 1;
+    let o = this.owners.get(path);
+    if (o === undefined) {
+      o = parseCgroupPath(path);
+      this.owners.set(path, o);
+    }
+    return o;
+  };
+  private readonly lookupPod = (uid: string) => this.opts.pods.lookup(uid);
   powerErrors = 0;
 
   constructor(private readonly opts: MonitorOptions) {
@@ -58,34 +75,32 @@ export class Monitor {
     const reading = await this.opts.collector.read();
     const seconds = (performance.now() - t0) / 1000;
     this.opts.onRead?.(seconds);
-    // Owners of this reading's paths, reusing the previous reading's: the cache never outgrows the live set.
-    const owners = new Map<string, CgroupOwner>();
-    const ownerOf = (path: string): CgroupOwner => {
-      let o = owners.get(path) ?? this.owners.get(path);
-      if (o === undefined) o = parseCgroupPath(path);
-      owners.set(path, o);
-      return o;
-    };
+    const owners = this.owners;
+    this.named = 0;
     let report = buildReport(this.previous, reading, {
-      ownerOf,
+      ownerOf: this.ownerOf,
       node: this.opts.node,
       at: this.clock.now(),
       layout: this.opts.layout.name,
       collector: this.opts.collector.status(),
       counters: this.opts.collector.counters(),
       kubernetes: this.opts.pods.status(),
-      lookupPod: (uid) => this.opts.pods.lookup(uid),
+      lookupPod: this.lookupPod,
     });
     if (this.opts.energy !== undefined) {
       try {
-        report = await this.opts.energy.account(report, (uid) => this.opts.pods.lookup(uid), reading.monotonicNs);
+        report = await this.opts.energy.account(report, this.lookupPod, reading.monotonicNs);
       } catch (err) {
         // Counters are still worth serving; the missing `power` section says that this interval has no watts.
         this.powerErrors += 1;
         this.opts.log?.error({ err }, 'power accounting failed for this interval');
       }
     }
-    this.owners = owners;
+    if (owners.size > this.named) {
+      const live = new Set<string>();
+      for (const c of reading.cgroups) if (c.path !== null) live.add(c.path);
+      for (const path of owners.keys()) if (!live.has(path)) owners.delete(path);
+    }
     this.previous = reading;
     this.report = Object.freeze(report);
     this.lastReadAt = performance.now();

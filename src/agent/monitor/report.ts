@@ -24,7 +24,7 @@ const KEYS = ['cpuSeconds', 'contextSwitches', 'cycles', 'instructions', 'cacheM
  * so everything it counted happened within the interval; a counter that went back (a reset) gives 0.
  */
 export function ratesBetween(prev: Counters | null, cur: Counters, seconds: number): Counters {
-  const out: Counters = { cpuSeconds: 0 };
+  const out = zeroLike(cur);
   for (const k of KEYS) {
     const c = cur[k];
     if (c === undefined) continue;
@@ -32,6 +32,16 @@ export function ratesBetween(prev: Counters | null, cur: Counters, seconds: numb
     out[k] = p === undefined || seconds <= 0 || c < p ? 0 : (c - p) / seconds;
   }
   return out;
+}
+
+/**
+ * Zeroed counters with `like`'s keys, in KEYS order, for the shapes collectors give (cpu time, and switches from
+ * eBPF): made whole by one literal, where a literal that gains its keys later allocates a second backing store, four
+ * times per pod per interval. Other shapes start from cpuSeconds and gain the rest as before.
+ */
+function zeroLike(like: Counters): Counters {
+  if (like.cycles !== undefined || like.instructions !== undefined || like.cacheMisses !== undefined || like.cpuPressureSomeSeconds !== undefined) return { cpuSeconds: 0 };
+  return like.contextSwitches === undefined ? { cpuSeconds: 0 } : { cpuSeconds: 0, contextSwitches: 0 };
 }
 
 export function addCounters(into: Counters, add: Counters): void {
@@ -43,7 +53,8 @@ export function addCounters(into: Counters, add: Counters): void {
 
 export function buildReport(prev: CollectorReading | null, cur: CollectorReading, ctx: ReportContext): NodeReport {
   const seconds = prev === null ? 0 : Math.max(0, (cur.monotonicNs - prev.monotonicNs) / 1e9);
-  const before = new Map(prev?.cgroups.map((c) => [c.id, c.counters]) ?? []);
+  const before = new Map<string, Counters>();
+  if (prev !== null) for (const c of prev.cgroups) before.set(c.id, c.counters);
   const cgroups: CgroupReport[] = [];
   const pods = new Map<string, PodReport>();
   for (const c of cur.cgroups) {
@@ -61,9 +72,10 @@ export function buildReport(prev: CollectorReading | null, cur: CollectorReading
         name: meta?.name ?? null,
         qos: meta?.qos ?? owner.qos ?? null,
         workload: meta?.workload ?? null,
-        containers: [],
-        cumulative: { cpuSeconds: 0 },
-        rates: { cpuSeconds: 0 },
+        // Sized by its first container, not an empty literal that grows to 17 slots at the first push.
+        containers: owner.containerId === undefined ? [] : [owner.containerId],
+        cumulative: zeroLike(c.counters),
+        rates: zeroLike(rates),
       };
       pods.set(owner.podUid, pod);
     }
