@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,18 +66,6 @@ type caseResult struct {
 	RoundRatios      []float64 `json:"roundRatiosVsNoExtender,omitempty"`
 	// LoadAvg1: the machine's 1-minute load average when the case ended (the machine is shared).
 	LoadAvg1 float64 `json:"loadAvg1"`
-}
-
-// maxPending is how many pods may be created and not yet bound at once.
-const maxPending = 50
-
-func loadAvg1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
-	return v
 }
 
 // Four instance types (4/8/16/32 CPUs), three zones. A quarter of the nodes carry their own curve annotation, a
@@ -241,7 +228,7 @@ func runCase(repo string, nodeCount, podCount int, mode string, pct int32) (case
 		}
 	}
 	start := time.Now()
-	if err := cluster.CreatePodsPaced(ctx, pods, maxPending); err != nil {
+	if err := cluster.CreatePodsPaced(ctx, pods, harness.BenchMaxPending); err != nil {
 		return res, err
 	}
 	missing := cluster.WaitBound(ctx, harness.Keys(pods), 8*time.Minute)
@@ -268,7 +255,7 @@ func runCase(repo string, nodeCount, podCount int, mode string, pct int32) (case
 		res.ThroughputPodsPerSec = float64(res.Bound) / res.DurationSec
 	}
 	res.SampledThroughput = sampleQuantiles(samples)
-	res.LoadAvg1 = loadAvg1()
+	res.LoadAvg1 = harness.LoadAvg1()
 	res.SchedulerErrors = logs.Count(func(e harness.LogEntry) bool { return e.Error })
 	if len(missing) > 0 {
 		return res, fmt.Errorf("%d of %d pods never bound (first: %s); %d scheduler errors", len(missing), len(pods), missing[0], res.SchedulerErrors)

@@ -42,18 +42,6 @@ type result struct {
 	LoadAvg1 float64 `json:"loadAvg1"`
 }
 
-// maxPending is how many pods may be created and not yet bound at once.
-const maxPending = 50
-
-func loadAvg1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
-	return v
-}
-
 // Both classes 16 CPUs; watts at 0..100 %: efficient 60 + 12 per step, hungry 120 + 30 per step. Every pod is
 // cheaper on an efficient node at any load, so an energy-aware scheduler that sees both classes puts it there.
 var (
@@ -119,7 +107,7 @@ func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32)
 	}
 	defer cluster.Stop()
 	start := time.Now()
-	if err := cluster.CreatePodsPaced(ctx, pods, maxPending); err != nil {
+	if err := cluster.CreatePodsPaced(ctx, pods, harness.BenchMaxPending); err != nil {
 		return res, err
 	}
 	if missing := cluster.WaitBound(ctx, harness.Keys(pods), 8*time.Minute); len(missing) > 0 {
@@ -138,7 +126,7 @@ func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32)
 	res.DurationSec = last.Sub(start).Seconds()
 	res.ThroughputPodsPerSec = float64(podCount) / res.DurationSec
 	res.OnEfficientShare = float64(onEfficient) / float64(podCount)
-	res.LoadAvg1 = loadAvg1()
+	res.LoadAvg1 = harness.LoadAvg1()
 	return res, nil
 }
 
