@@ -116,23 +116,21 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     );
     children.push(prom);
     const api = async (path: string): Promise<{ resultType: string; result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] }> => {
-      let r: Response;
-      // Retried only while Prometheus is starting (connection refused); a query error fails at once.
-      for (let i = 0; ; i++) {
-        try {
-          r = await fetch(`http://127.0.0.1:${promPort}/api/v1/${path}`);
-          break;
-        } catch (err) {
-          if (i > 300 || prom.exitCode !== null) throw err;
-          await sleep(200);
-        }
-      }
+      const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/${path}`);
       const body = (await r.json()) as { status: string; data: never; error?: string };
       if (body.status !== 'success') throw new Error(`${path}: ${body.error}`);
       return body.data;
     };
     const t0 = Date.now() / 1000;
-    await api('query?query=up'); // Prometheus answers
+    // Prometheus listens before its TSDB is open and answers 503 until then: wait for /-/ready (its readiness
+    // endpoint), polling only while it starts; any later answer that is not a success fails the test.
+    for (let i = 0; ; i++) {
+      const ready = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then((x) => x.ok, () => false);
+      if (ready) break;
+      if (i > 300 || prom.exitCode !== null) throw new Error(`prometheus not ready in 60 s (exit code ${prom.exitCode})`);
+      await sleep(200);
+    }
+    await api('query?query=up');
 
     const uids = [randomUUID(), randomUUID(), randomUUID()];
     const [a, b, c] = uids.map((u) => pod(prefix, u)) as [ReturnType<typeof pod>, ReturnType<typeof pod>, ReturnType<typeof pod>];
