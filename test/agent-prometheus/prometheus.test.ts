@@ -5,12 +5,12 @@
 // seconds counter ever went down (resets() == 0), the restart included.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CgroupSet, hostLayout, isRoot } from '../agent/real-cgroups.js';
+import { freePort, sleep, startPrometheus } from '../profiles-prometheus/prom.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const hasPrometheus = (() => {
@@ -33,16 +33,6 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; log: () => string }> {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -73,7 +63,6 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A pod-shaped cgroup (systemd driver naming) under a top-level slice with this run's unique prefix. */
 function pod(prefix: string, uid: string): { container: () => string } {
@@ -96,7 +85,6 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
   test('pods + system = node within 0.1 % at every step; no pod counter resets across churn and a restart', { timeout: 180_000 }, async () => {
     const prefix = `wsat9${randomBytes(4).toString('hex')}`;
     const agentPort = await freePort();
-    const promPort = await freePort();
     const env = {
       ...process.env,
       WATTSCHED_AGENT_KUBERNETES__MODE: 'off',
@@ -105,31 +93,16 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     };
     const agentArgs = [cli, 'agent', '--host', '127.0.0.1', '--port', String(agentPort), '--interval', '500ms', '--log-level', 'info'];
     let agent = await start(process.execPath, agentArgs, env, /listening at/);
-    writeFileSync(
-      join(tmp, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: agent\n    static_configs:\n      - targets: ['127.0.0.1:${agentPort}']\n`,
-    );
-    const prom = spawn(
-      'prometheus',
-      [`--config.file=${join(tmp, 'prometheus.yml')}`, `--storage.tsdb.path=${join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'],
-      { stdio: 'ignore' },
-    );
-    children.push(prom);
+    // startPrometheus returns once Prometheus's /-/ready says its TSDB is open (before that it answers 503).
+    const prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
+    children.push(prom.child);
     const api = async (path: string): Promise<{ resultType: string; result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] }> => {
-      const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/${path}`);
+      const r = await fetch(`${prom.url}/api/v1/${path}`);
       const body = (await r.json()) as { status: string; data: never; error?: string };
       if (body.status !== 'success') throw new Error(`${path}: ${body.error}`);
       return body.data;
     };
     const t0 = Date.now() / 1000;
-    // Prometheus listens before its TSDB is open and answers 503 until then: wait for /-/ready (its readiness
-    // endpoint), polling only while it starts; any later answer that is not a success fails the test.
-    for (let i = 0; ; i++) {
-      const ready = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then((x) => x.ok, () => false);
-      if (ready) break;
-      if (i > 300 || prom.exitCode !== null) throw new Error(`prometheus not ready in 60 s (exit code ${prom.exitCode})`);
-      await sleep(200);
-    }
     await api('query?query=up');
 
     const uids = [randomUUID(), randomUUID(), randomUUID()];
@@ -188,6 +161,6 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     expect(Number(up.result[0]?.value?.[1])).toBe(0);
     const src = await api(`query?query=${encodeURIComponent(`count_over_time(wattsched_node_watts{source="model"}[${window}])`)}${at}`);
     expect(Number(src.result[0]?.value?.[1])).toBeGreaterThanOrEqual(8);
-    await stop(prom);
+    await prom.stop();
   });
 });
