@@ -37,10 +37,12 @@ interface Run extends Window {
   next: Window | null;
 }
 
-async function measure(busy: number, nodeOptions: string): Promise<Run> {
+/** `setting`: NODE_OPTIONS for the launcher, or `node <flags>` (the CLI without the launcher). */
+async function measure(busy: number, setting: string): Promise<Run> {
+  const direct = setting.startsWith('node ') ? setting.slice(5).split(' ') : undefined;
   const agent = await startAgent(run, {
     collector: 'ebpf',
-    nodeOptions,
+    ...(direct === undefined ? { nodeOptions: setting } : { nodeOptions: '', nodeFlags: direct }),
     env: { WATTSCHED_AGENT_POWER__IDLE_POLICY: 'even', WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, `energy-${randomBytes(3).toString('hex')}.json`) },
   });
   try {
@@ -51,7 +53,7 @@ async function measure(busy: number, nodeOptions: string): Promise<Run> {
     const residual = Number(/^wattsched_attribution_residual_ratio ([\d.e+-]+)$/m.exec(metrics)?.[1]);
     const report = (await (await fetch(url('/v1/node'))).json()) as { pods: { energy?: { watts: number } }[] };
     return {
-      nodeOptions,
+      nodeOptions: setting,
       busyPods: busy,
       podsWithWatts: report.pods.filter((p) => (p.energy?.watts ?? 0) > 0).length,
       metricsSeries: metrics.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length,
@@ -71,19 +73,20 @@ const runs: Run[] = [await measure(0, '')];
 run.startBusy(NCG, 'pods');
 await sleep(2000);
 // '': what `wattsched agent` gets; then the other young-generation sizes the launcher could set, through
-// NODE_OPTIONS (which the launcher then leaves alone). V8's own default (16 MiB, what node on the CLI without the
-// launcher gives) is over the RSS target by itself: `--extra --max-semi-space-size=16` measures it again.
-for (const o of ['', '--max-semi-space-size=2', '--max-semi-space-size=4', ...args.extra]) runs.push(await measure(NCG, o));
+// NODE_OPTIONS (which the launcher then leaves alone), and the launcher's previous setting (V8's helper threads on),
+// which only node without the launcher can give. V8's own defaults (16 MiB semi-spaces, what node on the CLI
+// without the launcher gives) are over the RSS target by themselves: `--extra 'node --max-semi-space-size=16'`.
+for (const o of ['', '--max-semi-space-size=2', '--max-semi-space-size=4', 'node --max-semi-space-size=1', ...args.extra]) runs.push(await measure(NCG, o));
 // The pods' child handles would keep the event loop (and the 'exit' cleanup) from ever running.
 run.cleanup();
 
 console.log(`\nAgent with attribution, eBPF, 1 s interval, started through bin/wattsched (${WINDOW_S} s window, /metrics every 15 s)`);
-console.log(`${'extra NODE_OPTIONS'.padEnd(26)}${pad('pods', 6)}${pad('w/ watts', 9)}${pad('series', 8)}${pad('residual', 10)}${pad('CPU %core', 11)}${pad('main', 7)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('load1', 12)}${pad('next: %core', 13)}${pad('main', 7)}${pad('RSS max', 9)}${pad('load1', 12)}`);
+console.log(`${'NODE_OPTIONS or node flags'.padEnd(30)}${pad('pods', 6)}${pad('w/ watts', 9)}${pad('series', 8)}${pad('residual', 10)}${pad('CPU %core', 11)}${pad('main', 7)}${pad('RSS max MiB', 13)}${pad('anon MiB', 10)}${pad('load1', 12)}${pad('next: %core', 13)}${pad('main', 7)}${pad('RSS max', 9)}${pad('load1', 12)}`);
 const loads = (w: Window) => w.load1.map((l) => l.toFixed(1)).join('-');
 for (const r of runs) {
   const next = r.next === null ? '' : `${pad(r.next.cpuPctOfOneCore.toFixed(2), 13)}${pad(r.next.mainThreadPctOfOneCore.toFixed(2), 7)}${pad(r.next.rssMiBMax.toFixed(1), 9)}${pad(loads(r.next), 12)}`;
   console.log(
-    `${(r.nodeOptions || '(none)').padEnd(26)}${pad(r.busyPods, 6)}${pad(r.podsWithWatts, 9)}${pad(r.metricsSeries, 8)}${pad(r.residualRatioMax.toExponential(1), 10)}${pad(r.cpuPctOfOneCore.toFixed(2), 11)}${pad(r.mainThreadPctOfOneCore.toFixed(2), 7)}${pad(r.rssMiBMax.toFixed(1), 13)}${pad(r.rssAnonMiBMax.toFixed(1), 10)}${pad(loads(r), 12)}${next}`,
+    `${(r.nodeOptions || '(launcher)').padEnd(30)}${pad(r.busyPods, 6)}${pad(r.podsWithWatts, 9)}${pad(r.metricsSeries, 8)}${pad(r.residualRatioMax.toExponential(1), 10)}${pad(r.cpuPctOfOneCore.toFixed(2), 11)}${pad(r.mainThreadPctOfOneCore.toFixed(2), 7)}${pad(r.rssMiBMax.toFixed(1), 13)}${pad(r.rssAnonMiBMax.toFixed(1), 10)}${pad(loads(r), 12)}${next}`,
   );
 }
 console.log(`floor: a bare node process, same binary: RSS ${bare.rssMiB.toFixed(1)} MiB (anon ${bare.rssAnonMiB.toFixed(1)})`);
@@ -92,7 +95,7 @@ const result = {
   benchmark: 'agent-attribution',
   at: new Date().toISOString(),
   parameters: { windowSeconds: WINDOW_S, busyPods: NCG, intervalSeconds: 1, idlePolicy: 'even' },
-  launch: 'bin/wattsched agent (the launcher adds --max-semi-space-size=1 unless NODE_OPTIONS sets it)',
+  launch: 'bin/wattsched agent (the launcher adds --single-threaded, and --max-semi-space-size=1 unless NODE_OPTIONS sets one); rows whose setting starts with "node " ran node on the CLI with exactly those flags',
   load1: { start: loadAtStart, end: load1() },
   bareNode: bare,
   runs,

@@ -132,10 +132,13 @@ export interface Agent {
 
 /**
  * Starts `wattsched agent` through the launcher (so with the V8 flags a user gets) on an ephemeral loopback port,
- * Kubernetes off; `nodeOptions` adds NODE_OPTIONS on top, as a DaemonSet could. Resolves once it listens.
+ * Kubernetes off; `nodeOptions` adds NODE_OPTIONS on top, as a DaemonSet could. `nodeFlags` instead runs node on the
+ * CLI directly with exactly those flags (settings the launcher does not offer). Resolves once it listens.
  */
-export async function startAgent(run: BenchRun, opts: { collector: 'ebpf' | 'fallback'; env?: Record<string, string>; nodeOptions?: string }): Promise<Agent> {
-  const agent = spawn(LAUNCHER, ['agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', opts.collector, '--log-level', 'info'], {
+export async function startAgent(run: BenchRun, opts: { collector: 'ebpf' | 'fallback'; env?: Record<string, string>; nodeOptions?: string; nodeFlags?: string[] }): Promise<Agent> {
+  const argv = ['agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', opts.collector, '--log-level', 'info'];
+  const [cmd, args] = opts.nodeFlags === undefined ? [LAUNCHER, argv] : [process.execPath, [...opts.nodeFlags, join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), ...argv]];
+  const agent = spawn(cmd, args, {
     env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off', NODE_OPTIONS: opts.nodeOptions ?? '', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
