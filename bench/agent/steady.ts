@@ -2,7 +2,7 @@
 // each) read by a scripted collector, the real report, attribution, ledger and /metrics registry, one tick per
 // "second" as fast as they run. Reports CPU time and bytes allocated per tick, the figures that decide the agent's
 // CPU at 200 busy pods (bench/agent/attribution.ts measures the real thing, under whatever load the machine has).
-//   node --expose-gc --max-semi-space-size=1 dist/bench/agent/steady.js [--pods 200] [--ticks 3000]   (CPU, GC: as launched)
+//   node --expose-gc --single-threaded --max-semi-space-size=1 dist/bench/agent/steady.js [--pods 200] [--ticks 3000]   (CPU, GC: as launched)
 //   node --expose-gc --max-semi-space-size=64 --min-semi-space-size=64 dist/bench/agent/steady.js     (bytes allocated)
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
