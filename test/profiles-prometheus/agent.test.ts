@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
-import { CgroupSet, hostLayout, isRoot, usageNsV2 } from '../agent/real-cgroups.js';
+import { CgroupSet, burnHalfDuty, hostLayout, isRoot, usageNsV2 } from '../agent/real-cgroups.js';
 import { freePort, hasBinary, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
 
 const cli = resolve('dist/src/cli/main.js');
@@ -45,17 +45,6 @@ const podObject = (uid: string, name: string) => ({
   spec: { nodeName: NODE, containers: [{ name: 'main' }] },
   status: { qosClass: 'BestEffort' },
 });
-
-/** Half-duty CPU in `dir` for `ms` (the machine is shared: the test asks for some CPU and measures what it got). */
-function burn(dir: string, ms: number): Promise<void> {
-  const js = `const end = Date.now() + ${ms}; const tick = () => { const t = Date.now() + 20; while (Date.now() < t) {} if (Date.now() < end) setTimeout(tick, 20); }; tick();`;
-  return new Promise((res, rej) => {
-    const child = spawn('/bin/sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' -e '${js}'`], { stdio: 'ignore' });
-    children.push(child);
-    child.once('error', rej);
-    child.once('exit', () => res());
-  });
-}
 
 describe.skipIf(why !== null)(`profiles from a real agent through a real Prometheus${why ? ` (skipped: ${why})` : ''}`, () => {
   test('the workload’s mean cores is the CPU its pods used; a restarted store reads the same profile', { timeout: 180_000 }, async () => {
@@ -100,7 +89,7 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
 
     const podDirs = uids.map((u) => cgroups.make(v2 as string, `${prefix}.slice/${prefix}-kubepods-besteffort-pod${u.replaceAll('-', '_')}.slice`));
-    const work = podDirs.map((d) => burn(cgroups.make(d, `cri-containerd-${randomBytes(32).toString('hex')}.scope`), 30_000));
+    const work = podDirs.map((d) => burnHalfDuty(cgroups.make(d, `cri-containerd-${randomBytes(32).toString('hex')}.scope`), 30_000));
     // Let the agent see the pods and Prometheus collect a few scrapes before the measured window opens.
     await sleep(8000);
     const t0 = Date.now();
