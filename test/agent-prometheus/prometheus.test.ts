@@ -5,16 +5,14 @@
 // seconds counter ever went down (resets() == 0), the restart included.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CgroupSet, burnHalfDuty, hostLayout, isRoot } from '../agent/real-cgroups.js';
-import { freePort, hasBinary, sleep, startPrometheus } from '../profiles-prometheus/prom.js';
+import { CgroupSet, burnHalfDuty } from '../agent/real-cgroups.js';
+import { agentUnderPrometheus, freePort, sleep, startPrometheus } from '../profiles-prometheus/prom.js';
 
-const cli = resolve('dist/src/cli/main.js');
-const v2 = hostLayout()?.v2Path;
-const why = !isRoot ? 'needs root (real cgroups)' : !hasBinary('prometheus') ? 'needs the prometheus package' : !existsSync(cli) ? 'needs the built CLI (npm run build)' : v2 === undefined ? 'needs a cgroup v2 hierarchy' : null;
+const { cli, v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();

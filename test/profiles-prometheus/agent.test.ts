@@ -5,20 +5,18 @@
 // store is restarted and the same profile comes back from Prometheus.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
-import { CgroupSet, burnHalfDuty, hostLayout, isRoot, usageNsV2 } from '../agent/real-cgroups.js';
-import { freePort, hasBinary, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
+import { CgroupSet, burnHalfDuty, usageNsV2 } from '../agent/real-cgroups.js';
+import { agentUnderPrometheus, freePort, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
 
-const cli = resolve('dist/src/cli/main.js');
-const v2 = hostLayout()?.v2Path;
-const why = !isRoot ? 'needs root (real cgroups)' : !hasBinary('prometheus') ? 'needs the prometheus package' : !existsSync(cli) ? 'needs the built CLI (npm run build)' : v2 === undefined ? 'needs a cgroup v2 hierarchy' : null;
+const { cli, v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();

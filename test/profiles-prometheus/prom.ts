@@ -1,9 +1,10 @@
 // A real Prometheus (Debian package `prometheus`) for the profile-source tests: started on a free loopback port with
 // a generated config and its own data directory, stopped by the caller.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { hostLayout, isRoot } from '../agent/real-cgroups.js';
 
 export const hasBinary = (bin: string): boolean => {
   try {
@@ -13,6 +14,17 @@ export const hasBinary = (bin: string): boolean => {
     return false;
   }
 };
+
+/**
+ * What a test of the built agent on real cgroups under a real Prometheus needs: the CLI, the cgroup v2 mount, and
+ * why the test must skip (null: it can run).
+ */
+export function agentUnderPrometheus(): { cli: string; v2: string | undefined; why: string | null } {
+  const cli = resolve('dist/src/cli/main.js');
+  const v2 = hostLayout()?.v2Path;
+  const why = !isRoot ? 'needs root (real cgroups)' : !hasBinary('prometheus') ? 'needs the prometheus package' : !existsSync(cli) ? 'needs the built CLI (npm run build)' : v2 === undefined ? 'needs a cgroup v2 hierarchy' : null;
+  return { cli, v2, why };
+}
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
