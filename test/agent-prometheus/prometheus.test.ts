@@ -3,16 +3,16 @@
 // and exit; the agent is restarted once on the same port. PromQL then checks, at every evaluation step, that pods
 // + system rows (idle, kernel and gpu included) add up to node power within 0.1 %, and that no pod's joules or CPU
 // seconds counter ever went down (resets() == 0), the restart included.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CgroupSet, burnHalfDuty } from '../agent/real-cgroups.js';
-import { agentUnderPrometheus, freePort, sleep, startPrometheus } from '../profiles-prometheus/prom.js';
+import { agentUnderPrometheus, freePort, sleep, startAgent, startPrometheus } from '../profiles-prometheus/prom.js';
 
-const { cli, v2, why } = agentUnderPrometheus();
+const { v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();
@@ -23,27 +23,12 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The agent on `port`, killed after the tests if still running. */
+async function agentOn(port: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const { child, ready } = startAgent(port, env);
   children.push(child);
-  let log = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${cmd} not ready in 60 s: ${log.slice(-2000)}`)), 60_000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (ready.test(log)) {
-        clearTimeout(timer);
-        res({ child, log: () => log });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`${cmd} exited ${code}: ${log.slice(-2000)}`));
-    });
-  });
+  await ready;
+  return child;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -70,8 +55,7 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
       WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'agent-energy.json'),
       WATTSCHED_AGENT_POWER__IDLE_POLICY: 'even',
     };
-    const agentArgs = [cli, 'agent', '--host', '127.0.0.1', '--port', String(agentPort), '--interval', '500ms', '--log-level', 'info'];
-    let agent = await start(process.execPath, agentArgs, env, /listening at/);
+    let agent = await agentOn(agentPort, env);
     // startPrometheus returns once Prometheus's /-/ready says its TSDB is open (before that it answers 503).
     const prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
     children.push(prom.child);
@@ -93,14 +77,14 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     work.push(burnHalfDuty(a.container(), 12_000));
     await sleep(4000);
     // Restart the agent while pods run: the totals must come back from the checkpoint.
-    await stop(agent.child);
+    await stop(agent);
     // Down for more than two scrape intervals, so Prometheus certainly records the outage (up == 0).
     await sleep(2500);
-    agent = await start(process.execPath, agentArgs, env, /listening at/);
+    agent = await agentOn(agentPort, env);
     work.push(burnHalfDuty(c.container(), 5000));
     await Promise.all(work);
     await sleep(4000);
-    await stop(agent.child);
+    await stop(agent);
     const t1 = Date.now() / 1000;
 
     const window = `${Math.ceil(t1 - t0) + 5}s`;

@@ -3,7 +3,7 @@
 // Prometheus scrapes it every second, and the extender's Prometheus profile store reads the workload's profile back.
 // The expected mean is the CPU the pods' cgroups really used (cpu.stat) over the queried window, per pod. Then the
 // store is restarted and the same profile comes back from Prometheus.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type ServerResponse, createServer } from 'node:http';
@@ -14,9 +14,9 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
 import { CgroupSet, burnHalfDuty, usageNsV2 } from '../agent/real-cgroups.js';
-import { agentUnderPrometheus, freePort, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
+import { agentUnderPrometheus, freePort, sleep, startAgent, startPrometheus, type RunningPrometheus } from './prom.js';
 
-const { cli, v2, why } = agentUnderPrometheus();
+const { v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();
@@ -68,22 +68,9 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     );
 
     const agentPort = await freePort();
-    const agent = spawn(process.execPath, [cli, 'agent', '--host', '127.0.0.1', '--port', String(agentPort), '--interval', '500ms', '--log-level', 'info'], {
-      env: { ...process.env, WATTSCHED_AGENT_NODE: NODE, WATTSCHED_AGENT_KUBERNETES__MODE: 'required', WATTSCHED_AGENT_KUBERNETES__KUBECONFIG: kubeconfig, WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'energy.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(agent);
-    let agentLog = '';
-    await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`agent not ready in 60 s: ${agentLog.slice(-2000)}`)), 60_000);
-      const onData = (d: Buffer) => {
-        agentLog += d.toString();
-        if (/listening at/.test(agentLog)) (clearTimeout(timer), res());
-      };
-      agent.stdout?.on('data', onData);
-      agent.stderr?.on('data', onData);
-      agent.once('exit', (code) => (clearTimeout(timer), rej(new Error(`agent exited ${code}: ${agentLog.slice(-2000)}`))));
-    });
+    const agent = startAgent(agentPort, { ...process.env, WATTSCHED_AGENT_NODE: NODE, WATTSCHED_AGENT_KUBERNETES__MODE: 'required', WATTSCHED_AGENT_KUBERNETES__KUBECONFIG: kubeconfig, WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'energy.json') });
+    children.push(agent.child);
+    await agent.ready;
     prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
 
     const podDirs = uids.map((u) => cgroups.make(v2 as string, `${prefix}.slice/${prefix}-kubepods-besteffort-pod${u.replaceAll('-', '_')}.slice`));
@@ -108,7 +95,7 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     const first = store();
     expect(await first.refresh()).toBe(true);
     const profile = first.profile('shop/Deployment/web', t1);
-    expect(profile, `no profile; agent log: ${agentLog.slice(-1500)}`).toBeDefined();
+    expect(profile, `no profile; agent log: ${agent.log().slice(-1500)}`).toBeDefined();
     expect(profile).toMatchObject({ namespace: 'shop', name: 'web', origin: 'prometheus' });
     // A 6 h half-life makes the window's weights equal to within 0.1 %, so the decayed mean is the plain mean of the
     // pods' per-step rates: their CPU over the window. Within 15 %: rate() windows straddle the window's edges and a
@@ -127,6 +114,6 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     expect(await restarted.refresh()).toBe(true);
     expect(restarted.profile('shop/Deployment/web', t1)).toEqual(profile);
     await Promise.all(work);
-    agent.kill('SIGTERM');
+    agent.child.kill('SIGTERM');
   });
 });
