@@ -1,10 +1,11 @@
 // A fake kube-apiserver on loopback for the cluster-watch tests: nodes and pods listed and watched as kube-apiserver
 // does (a JSON list, then a chunked stream of newline-delimited watch events), and a kubeconfig that points at it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { writeKubeconfig } from '../kubeconfig.js';
 
 export type WatchedKind = 'nodes' | 'pods';
 
@@ -42,7 +43,7 @@ export async function startFakeApiServer(opts: { items?: (kind: WatchedKind) => 
   const url = await api.listen({ port: 0, host: '127.0.0.1' });
   const dir = mkdtempSync(join(tmpdir(), 'wattsched-kube-'));
   const kubeconfig = join(dir, 'config');
-  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: fake, user: u}}]\ncurrent-context: c\n`);
+  writeKubeconfig(kubeconfig, url);
   return {
     kubeconfig,
     watchers,

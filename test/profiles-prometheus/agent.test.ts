@@ -5,12 +5,13 @@
 // store is restarted and the same profile comes back from Prometheus.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { writeKubeconfig } from '../kubeconfig.js';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
 import { CgroupSet, burnHalfDuty, usageNsV2 } from '../agent/real-cgroups.js';
@@ -62,10 +63,7 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     });
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
     const kubeconfig = join(tmp, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${(api.address() as AddressInfo).port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
-    );
+    writeKubeconfig(kubeconfig, `http://127.0.0.1:${(api.address() as AddressInfo).port}`);
 
     const agentPort = await freePort();
     const agent = startAgent(agentPort, { ...process.env, WATTSCHED_AGENT_NODE: NODE, WATTSCHED_AGENT_KUBERNETES__MODE: 'required', WATTSCHED_AGENT_KUBERNETES__KUBECONFIG: kubeconfig, WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'energy.json') });
