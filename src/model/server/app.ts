@@ -25,10 +25,10 @@ export async function buildModelServer(config: Readonly<ModelServerConfig>, opts
     loggerInstance: opts.logger || undefined,
     logger: opts.logger ? undefined : false,
     bodyLimit: config.bodyLimitBytes,
-    ...(https ? { https } : {}),
     // find-my-way answers 414 beyond 100 characters: let over-long fingerprints reach the schema and its reason.
     routerOptions: { maxParamLength: 1024 },
-    ...serverTimeoutOptions(),
+    // With TLS, Fastify hands Node only the https options: the timeouts must travel inside them.
+    ...serverTimeoutOptions(undefined, https),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);
   // Every failure leaves as { error: WS_ERR_*, message } with a 4xx for the caller's mistakes.
