@@ -26,8 +26,8 @@ type ExtenderOverrides struct {
 	// NodeCacheCapable selects names mode (true) or full Node objects (false).
 	NodeCacheCapable bool
 	Ignorable        bool
-	// PrioritizeOnly drops filterVerb: the documented option for clusters with no power caps, where the filter
-	// passes every candidate and only its round trip is left.
+	// PrioritizeOnly drops filterVerb: the documented option for clusters with no power caps or budgets, where the
+	// filter passes every candidate and only its round trip is left.
 	PrioritizeOnly bool
 	// HTTPTimeout replaces httpTimeout when non-zero.
 	HTTPTimeout time.Duration

@@ -1,5 +1,6 @@
 // Command ksbench measures upstream kube-scheduler throughput and per-pod latency at 1,000 and 5,000 nodes,
-// without an extender and with `wattsched extender` (names mode; full-object mode on request), at each
+// without an extender, with `wattsched extender` (names mode; full-object mode on request) and with a null
+// extender that does nothing (the ceiling for any extender), at each
 // percentageOfNodesToScore asked for (adaptive 0 and the shipped 100 by default), the way scheduler_perf does:
 // throughput from 1 s samples of pods whose nodeName got set, latency from the scheduler's own
 // scheduler_scheduling_attempt_duration_seconds histogram. The baseline is as lean as upstream allows: scheduler.New
@@ -9,7 +10,8 @@
 // than inferred by difference. Every case runs in a fresh child process so the scheduler's global metrics, caches
 // and garbage of one case cannot leak into the next.
 //
-// Usage (from test/kube-scheduler): go run ./cmd/ksbench [-nodes 1000,5000] [-pods 1000] [-pct 0,100] [-out FILE]
+// Usage (from test/kube-scheduler): go run ./cmd/ksbench [-nodes 1000,5000] [-pods 1000] [-pct 0,100]
+// [-modes none,names,null] [-rounds 3] [-cpuprofile DIR] [-out FILE]
 // or from the repo root after `npm run build`: node dist/bench/kube-scheduler/run.js
 package main
 
@@ -34,7 +36,8 @@ import (
 // Modes compared in one run; "none" (upstream defaults) is the baseline the ratios are against. "none-nobatch"
 // is the same without opportunistic batching, which upstream disables for profiles with extenders. "null" puts
 // the cheapest possible extender (nullext.go) where `wattsched extender` would be: the ceiling for any extender.
-// "names-nofilter" is names mode without filterVerb, the shipped config's option for clusters without power caps.
+// "names-nofilter" is names mode without filterVerb, the shipped config's option for clusters without power caps
+// or budgets (a tenth of this benchmark's nodes carry a cap loose enough that every pod passes it anyway).
 var modes = []string{"none", "names", "null"}
 
 type report struct {

@@ -34,7 +34,7 @@ type result struct {
 	Extender          bool  `json:"extender"`
 	PercentageOfNodes int32 `json:"percentageOfNodesToScore"`
 	// PrioritizeOnly: the extender ran without filterVerb (the shipped config's option for clusters with no power
-	// caps; these nodes have none, so the filter would pass every candidate).
+	// caps or budgets; these nodes have neither, so the filter would pass every candidate).
 	PrioritizeOnly       bool    `json:"prioritizeOnly,omitempty"`
 	OnEfficientShare     float64 `json:"onEfficientShare"`
 	ThroughputPodsPerSec float64 `json:"throughputPodsPerSec"`
@@ -138,7 +138,7 @@ func main() {
 	pods := flag.Int("pods", 1000, "pods per case")
 	pctFlag := flag.String("pct", "0,100", "comma-separated percentageOfNodesToScore values (0 = adaptive)")
 	out := flag.String("out", "", "results JSON (optional)")
-	prioritizeOnly := flag.Bool("prioritize-only", false, "run the extender without filterVerb (the option for clusters with no power caps)")
+	prioritizeOnly := flag.Bool("prioritize-only", false, "run the extender without filterVerb (the option for clusters with no power caps or budgets)")
 	flag.Parse()
 	klog.SetLogger(logr.Discard())
 	repo, err := harness.RepoRoot()
