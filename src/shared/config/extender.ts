@@ -4,9 +4,7 @@ import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
 import { ServerTimeoutsSchema } from '../http-limits.js';
 import { ServerTlsSchema } from '../server-tls.js';
-
-/** Watts at 0,10,…,100 % load: exactly 11 non-negative numbers. */
-export const PowerCurveSchema = Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 });
+import { PowerCurveSchema } from './power-curve.js';
 
 export const StaticNodeSchema = Type.Object(
   {
