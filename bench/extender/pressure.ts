@@ -45,10 +45,16 @@ function probeStats({ ok, failed, slow }: ProbeResult) {
   return { probes: ok.length + failed.length, failed: failed.length, p50ms: pct(sorted, 50), p99ms: pct(sorted, 99), maxms: sorted.at(-1) ?? NaN, over100ms: slow.length, slow };
 }
 
-async function measure(which: 'extender' | 'floor') {
-  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'pressure-server.js'), which], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(which: 'extender' | 'floor' | 'idle'): Promise<{ child: ChildProcess; port: number; healthPort: number | null }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'pressure-server.js'), which], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const { port, healthPort } = JSON.parse(line.toString()) as { port: number; healthPort: number | null };
+  return { child, ...(JSON.parse(line.toString()) as { port: number; healthPort: number | null }) };
+}
+
+async function measure(which: 'extender' | 'floor') {
+  const { child, port, healthPort } = await startServer(which);
+  // Probed alongside, taking no load: what the machine alone does to a probe's latency at that moment.
+  const idle = await startServer('idle');
   const pid = child.pid as number;
   await sleep(500);
   const rssBefore = rssMiB(pid);
@@ -56,7 +62,7 @@ async function measure(which: 'extender' | 'floor') {
   const loadAgent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const deadline = performance.now() + SECONDS * 1000;
   const statuses = new Map<number, number>();
-  const targets = [...(healthPort === null ? [] : [`healthPort=${healthPort}`]), `mainPort=${port}`];
+  const targets = [...(healthPort === null ? [] : [`healthPort=${healthPort}`]), `mainPort=${port}`, `idleServer=${idle.port}`];
   const prober = spawn(process.execPath, [join(import.meta.dirname, 'probe.js'), String(SECONDS), '50', String(pid), ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
   let probeOut = '';
   prober.stdout!.on('data', (d: Buffer) => (probeOut += d.toString()));
@@ -73,6 +79,7 @@ async function measure(which: 'extender' | 'floor') {
   await proberExit;
   const { targets: probed, rssPeakMiB } = JSON.parse(probeOut) as { targets: Record<string, ProbeResult>; rssPeakMiB: number };
   const rssPeak = Math.max(rssBefore, rssPeakMiB, rssEnd);
+  idle.child.kill('SIGTERM');
   await sleep(10_000);
   const rssAfter = rssMiB(pid);
   // The extender's parse workers exit after 30 s idle (protocol/parse-pool.ts), giving their heaps back.
