@@ -1,10 +1,23 @@
-// Reads `go test -json` output (argv[2]), prints the tests' verbose output (and any plain-text build lines as they
-// are), and prints "PASSED FAILED SKIPPED" as its last line, counting leaf tests only: a subtest counts, its parent
-// does not. Shared by the Go suites in scripts/test.d/ (not a suite itself: test.sh runs only *.sh).
-const lines = require('fs').readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean);
-const label = process.argv[3] ?? 'go test';
+// Ends a Go suite of scripts/test.d/: `node go-json-summary.cjs EVENTS LABEL RC SECONDS`, with EVENTS the file
+// holding `go test -json` output and RC its exit status. Prints the tests' verbose output (and any plain-text build
+// lines as they are), then "LABEL: P passed, F failed, S skipped (go test exit RC, SECONDS s)"; appends
+// "PASSED FAILED SKIPPED" to $WATTSCHED_TEST_COUNTS, counting leaf tests only (a subtest counts, its parent does
+// not); exits 0 only when go test did and nothing failed. Not a suite itself: test.sh runs only *.sh.
+const [events, label = 'go test', rcText = '1', seconds = '?'] = process.argv.slice(2);
+const rc = Number(rcText);
+const counts = process.env.WATTSCHED_TEST_COUNTS || '/dev/null';
+const fs = require('fs');
+
+let text;
+try {
+  text = fs.readFileSync(events, 'utf8');
+} catch (err) {
+  console.log(`${label}: FAILED, no go test output (${err.message})`);
+  fs.appendFileSync(counts, '0 1 0\n');
+  process.exit(1);
+}
 const final = new Map();
-for (const line of lines) {
+for (const line of text.split('\n').filter(Boolean)) {
   let ev;
   try {
     ev = JSON.parse(line);
@@ -23,5 +36,9 @@ for (const [name, action] of final) {
   else if (action === 'fail') f++;
   else s++;
 }
-process.stderr.write(`${label}: ${p} passed, ${f} failed, ${s} skipped\n`);
-console.log(`${p} ${f} ${s}`);
+// A build failure, a panic outside any test or a TestMain that gives up (the stack's up.sh) fails no single test,
+// yet fails the suite.
+if (rc !== 0 && f === 0) f = 1;
+console.log(`${label}: ${p} passed, ${f} failed, ${s} skipped (go test exit ${rc}, ${seconds} s)`);
+fs.appendFileSync(counts, `${p} ${f} ${s}\n`);
+process.exit(rc === 0 && f === 0 ? 0 : 1);

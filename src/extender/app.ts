@@ -1,13 +1,11 @@
 // Builds the extender's Fastify app from validated config and its collaborators, without listening: tests drive
 // it with inject(), the command adds listen().
-import { readFileSync } from 'node:fs';
-import type { ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ExtenderConfig } from '../shared/config/extender.js';
-import { WS_ERR_CONFIG_FILE, WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
 import { serverTimeoutOptions } from '../shared/http-limits.js';
+import { httpsOptions } from '../shared/server-tls.js';
 import type { NodeInventory } from './nodes/inventory.js';
 import type { Scorer } from './scoring/scorer.js';
 import metricsPlugin, { type ExtenderMetrics } from './plugins/metrics.js';
@@ -24,24 +22,9 @@ export interface ExtenderDeps {
   registerMetrics?: readonly ((registry: Registry) => void)[];
 }
 
-function readPem(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new WS_ERR_CONFIG_FILE(`${path} (${field})`, (err as Error).message);
-  }
-}
-
-function httpsOptions(tls: ExtenderConfig['tls']): HttpsOptions | undefined {
-  if (!tls.certFile && !tls.keyFile && !tls.clientCAFile) return undefined;
-  if (!tls.certFile || !tls.keyFile) throw new WS_ERR_CONFIG_INVALID('  - tls: certFile and keyFile must be set together');
-  const opts: HttpsOptions = { cert: readPem(tls.certFile, 'tls.certFile'), key: readPem(tls.keyFile, 'tls.keyFile') };
-  if (tls.clientCAFile) Object.assign(opts, { ca: readPem(tls.clientCAFile, 'tls.clientCAFile'), requestCert: true, rejectUnauthorized: true });
-  return opts;
-}
-
 export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps): Promise<FastifyInstance> {
-  const https = httpsOptions(config.tls);
+  // With a client CA, every connection must present a certificate it signed (mTLS).
+  const https = httpsOptions(config.tls, 'required');
   const app = Fastify({
     loggerInstance: deps.logger || undefined,
     logger: deps.logger === false ? false : undefined,

@@ -3,26 +3,16 @@
 // and exit; the agent is restarted once on the same port. PromQL then checks, at every evaluation step, that pods
 // + system rows (idle, kernel and gpu included) add up to node power within 0.1 %, and that no pod's joules or CPU
 // seconds counter ever went down (resets() == 0), the restart included.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CgroupSet, hostLayout, isRoot } from '../agent/real-cgroups.js';
-import { freePort, sleep, startPrometheus } from '../profiles-prometheus/prom.js';
+import { CgroupSet, burnHalfDuty } from '../agent/real-cgroups.js';
+import { agentUnderPrometheus, freePort, sleep, startAgent, startPrometheus } from '../profiles-prometheus/prom.js';
 
-const cli = resolve('dist/src/cli/main.js');
-const hasPrometheus = (() => {
-  try {
-    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const v2 = hostLayout()?.v2Path;
-const why = !isRoot ? 'needs root (real cgroups)' : !hasPrometheus ? 'needs the prometheus package' : !existsSync(cli) ? 'needs the built CLI (npm run build)' : v2 === undefined ? 'needs a cgroup v2 hierarchy' : null;
+const { v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();
@@ -33,27 +23,12 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The agent on `port`, killed after the tests if still running. */
+async function agentOn(port: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const { child, ready } = startAgent(port, env);
   children.push(child);
-  let log = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${cmd} not ready in 60 s: ${log.slice(-2000)}`)), 60_000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (ready.test(log)) {
-        clearTimeout(timer);
-        res({ child, log: () => log });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`${cmd} exited ${code}: ${log.slice(-2000)}`));
-    });
-  });
+  await ready;
+  return child;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -70,17 +45,6 @@ function pod(prefix: string, uid: string): { container: () => string } {
   return { container: () => cgroups.make(v2 as string, `${podDir}/cri-containerd-${randomBytes(32).toString('hex')}.scope`) };
 }
 
-/** Half-duty CPU in `dir` for `ms`: the machine is shared, so the test asks for CPU, not for all of it. */
-function burn(dir: string, ms: number): Promise<void> {
-  const js = `const end = Date.now() + ${ms}; const tick = () => { const t = Date.now() + 20; while (Date.now() < t) {} if (Date.now() < end) setTimeout(tick, 20); }; tick();`;
-  return new Promise((res, rej) => {
-    const child = spawn('/bin/sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' -e '${js}'`], { stdio: 'ignore' });
-    children.push(child);
-    child.once('error', rej);
-    child.once('exit', () => res());
-  });
-}
-
 describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skipped: ${why})` : ''}`, () => {
   test('pods + system = node within 0.1 % at every step; no pod counter resets across churn and a restart', { timeout: 180_000 }, async () => {
     const prefix = `wsat9${randomBytes(4).toString('hex')}`;
@@ -91,8 +55,7 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
       WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'agent-energy.json'),
       WATTSCHED_AGENT_POWER__IDLE_POLICY: 'even',
     };
-    const agentArgs = [cli, 'agent', '--host', '127.0.0.1', '--port', String(agentPort), '--interval', '500ms', '--log-level', 'info'];
-    let agent = await start(process.execPath, agentArgs, env, /listening at/);
+    let agent = await agentOn(agentPort, env);
     // startPrometheus returns once Prometheus's /-/ready says its TSDB is open (before that it answers 503).
     const prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
     children.push(prom.child);
@@ -108,20 +71,20 @@ describe.skipIf(why !== null)(`agent scraped by a real Prometheus${why ? ` (skip
     const uids = [randomUUID(), randomUUID(), randomUUID()];
     const [a, b, c] = uids.map((u) => pod(prefix, u)) as [ReturnType<typeof pod>, ReturnType<typeof pod>, ReturnType<typeof pod>];
     const aFirst = a.container();
-    const work: Promise<void>[] = [burn(aFirst, 6000), burn(b.container(), 9000)];
+    const work: Promise<void>[] = [burnHalfDuty(aFirst, 6000), burnHalfDuty(b.container(), 9000)];
     await sleep(6500);
     cgroups.remove(aFirst); // the container is replaced: its cgroup is freed, a new one takes over
-    work.push(burn(a.container(), 12_000));
+    work.push(burnHalfDuty(a.container(), 12_000));
     await sleep(4000);
     // Restart the agent while pods run: the totals must come back from the checkpoint.
-    await stop(agent.child);
+    await stop(agent);
     // Down for more than two scrape intervals, so Prometheus certainly records the outage (up == 0).
     await sleep(2500);
-    agent = await start(process.execPath, agentArgs, env, /listening at/);
-    work.push(burn(c.container(), 5000));
+    agent = await agentOn(agentPort, env);
+    work.push(burnHalfDuty(c.container(), 5000));
     await Promise.all(work);
     await sleep(4000);
-    await stop(agent.child);
+    await stop(agent);
     const t1 = Date.now() / 1000;
 
     const window = `${Math.ceil(t1 - t0) + 5}s`;

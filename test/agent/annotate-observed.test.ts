@@ -1,11 +1,12 @@
 // The agent's observed-watts annotation: windows of reports averaged per pod, the first after the settle time, later
 // ones only when the value moved meaningfully; the patch itself checked byte for byte against a loopback server
 // through the real client-node patcher.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { writeKubeconfig } from '../kubeconfig.js';
 import { ObservedWattsAnnotator, meaningfulChange } from '../../src/agent/annotate/observed.js';
 import { kubePatcher, type PatchFn } from '../../src/shared/pod-annotations.js';
 import type { NodeReport, PodReport } from '../../src/shared/wire/agent.js';
@@ -113,7 +114,7 @@ describe('observed-watts patch on the wire', () => {
     const url = await api.listen({ port: 0, host: '127.0.0.1' });
     const dir = mkdtempSync(join(tmpdir(), 'wattsched-observed-'));
     const kubeconfig = join(dir, 'config');
-    writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: fake, user: u}}]\ncurrent-context: c\n`);
+    writeKubeconfig(kubeconfig, url);
     patch = await kubePatcher((kc) => kc.loadFromFile(kubeconfig));
   });
 

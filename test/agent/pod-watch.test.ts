@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeKubeconfig } from '../kubeconfig.js';
 import { KubePodDirectory } from '../../src/agent/resource/pods.js';
 
 const pod = (uid: string, name: string, owner: { kind: string; name: string }, labels: Record<string, string> = {}) => ({
@@ -44,10 +45,7 @@ beforeAll(async () => {
   const port = (server.address() as AddressInfo).port;
   dir = mkdtempSync(join(tmpdir(), 'wattsched-kube-'));
   kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
-  );
+  writeKubeconfig(kubeconfig, `http://127.0.0.1:${port}`);
 });
 afterAll(async () => {
   watchRes?.end();

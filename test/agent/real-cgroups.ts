@@ -110,6 +110,20 @@ export function burner(ms: number): string {
   return `exec '${process.execPath}' -e 'const e = Date.now() + ${ms}; while (Date.now() < e) {}'`;
 }
 
+/**
+ * Half-duty CPU in `dir` for `ms` (20 ms spinning, 20 ms idle): on a shared machine a test asks for some CPU, not for
+ * all of it, and measures what it got. Resolves once the process exits however it ends, since a test may remove the
+ * cgroup (killing it) as its time runs out; CgroupSet.cleanup kills it with the rest of its cgroup.
+ */
+export function burnHalfDuty(dir: string, ms: number): Promise<void> {
+  const js = `const end = Date.now() + ${ms}; const tick = () => { const t = Date.now() + 20; while (Date.now() < t) {} if (Date.now() < end) setTimeout(tick, 20); }; tick();`;
+  return new Promise((res, rej) => {
+    const child = spawn('/bin/sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' -e '${js}'`], { stdio: 'ignore' });
+    child.once('error', rej);
+    child.once('exit', () => res());
+  });
+}
+
 /** Fork/exit storm: `n` short-lived processes, each its own fork, exec and exit. */
 export function forkStorm(n: number): string {
   return `i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done`;

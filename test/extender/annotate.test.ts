@@ -1,11 +1,6 @@
 // The predicted-watts annotation end to end inside the extender: the real cluster-watch inventory and the real
 // client-node patcher against a loopback API server that speaks list + watch and records every PATCH (path,
 // content type, exact body). The pods' bindings arrive as watch events, as kube-scheduler's would.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { annotateBoundPods, type PredictedWattsAnnotator } from '../../src/extender/annotate/predicted.js';
@@ -13,6 +8,7 @@ import type { NodeInventory } from '../../src/extender/nodes/inventory.js';
 import { kubeInventory } from '../../src/extender/nodes/kube.js';
 import { modelOfBasis, PredictionLedger } from '../../src/extender/telemetry/predictions.js';
 import { kubePatcher } from '../../src/shared/pod-annotations.js';
+import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 
 let rv = 1;
 const pod = (uid: string, nodeName: string | undefined, annotations: Record<string, string> = {}, phase = 'Pending') => ({
@@ -27,57 +23,39 @@ interface Patch {
   body: string;
 }
 
-let api: FastifyInstance;
+let api: FakeApiServer;
 let inventory: NodeInventory;
 let annotator: PredictedWattsAnnotator;
 const ledger = new PredictionLedger(10_000);
 const patches: Patch[] = [];
 let patchStatus = 200;
-const podWatchers: ServerResponse[] = [];
-const send = (type: string, object: unknown) => {
-  for (const w of podWatchers) w.write(`${JSON.stringify({ type, object })}\n`);
-};
+const send = (type: string, object: unknown) => api.send('pods', type, object);
 const nodes = [{ name: 'n1' }, { name: 'n2' }, { name: 'n3' }];
 const basis = ['curve: annotation; load: measured 12.0% (agent, 1 s old)', 'curve: label node.kubernetes.io/instance-type=m5.large; load: requested CPU (no agent report)', 'skipped'];
 
 beforeAll(async () => {
-  api = Fastify();
-  // client-node sends the merge patch as a JSON string body; keep it byte for byte.
-  api.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  for (const kind of ['nodes', 'pods'] as const) {
-    api.get(`/api/v1/${kind}`, (req, reply) => {
-      const q = req.query as Record<string, string>;
-      if (q.watch === 'true' || q.watch === '1') {
-        reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-        reply.raw.flushHeaders();
-        if (kind === 'pods') podWatchers.push(reply.raw);
-        return;
-      }
-      reply.send({ kind: kind === 'nodes' ? 'NodeList' : 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] });
-    });
-  }
-  api.patch('/api/v1/namespaces/:ns/pods/:name', (req, reply) => {
-    patches.push({ path: req.url, contentType: req.headers['content-type'], body: req.body as string });
-    if (patchStatus !== 200) return reply.code(patchStatus).send({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: patchStatus });
-    return reply.send({ kind: 'Pod', apiVersion: 'v1', metadata: {} });
+  api = await startFakeApiServer({
+    routes: (app) => {
+      // client-node sends the merge patch as a JSON string body; keep it byte for byte.
+      app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+      app.patch('/api/v1/namespaces/:ns/pods/:name', (req, reply) => {
+        patches.push({ path: req.url, contentType: req.headers['content-type'], body: req.body as string });
+        if (patchStatus !== 200) return reply.code(patchStatus).send({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: patchStatus });
+        return reply.send({ kind: 'Pod', apiVersion: 'v1', metadata: {} });
+      });
+    },
   });
-  const url = await api.listen({ port: 0, host: '127.0.0.1' });
-  const dir = mkdtempSync(join(tmpdir(), 'wattsched-annotate-'));
-  const kubeconfig = join(dir, 'config');
-  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: fake, user: u}}]\ncurrent-context: c\n`);
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  inventory = await kubeInventory({ kind: 'file', path: kubeconfig }, log);
-  const patch = await kubePatcher((kc) => kc.loadFromFile(kubeconfig));
+  inventory = await kubeInventory({ kind: 'file', path: api.kubeconfig }, log);
+  const patch = await kubePatcher((kc) => kc.loadFromFile(api.kubeconfig));
   annotator = annotateBoundPods(inventory, ledger, { patch, perSecond: 1000, log }) as PredictedWattsAnnotator;
   await vi.waitFor(() => expect(inventory.ready()).toBe(true), { timeout: 10_000 });
-  await vi.waitFor(() => expect(podWatchers.length).toBeGreaterThan(0), { timeout: 10_000 });
+  await vi.waitFor(() => expect(api.watchers.pods.length).toBeGreaterThan(0), { timeout: 10_000 });
 });
 
 afterAll(async () => {
   annotator?.stop();
   await inventory?.close();
-  for (const w of podWatchers) w.end();
   await api?.close();
 });
 

@@ -1,14 +1,10 @@
 // The cluster-backed inventory against a fake API server on loopback that speaks list + watch as kube-apiserver
 // does (a JSON list, then a chunked stream of newline-delimited watch events).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { kubeInventory, findKubeconfig, RequestedCpuLedger } from '../../src/extender/nodes/kube.js';
 import type { NodeInventory } from '../../src/extender/nodes/inventory.js';
+import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 
 const node = (name: string, cpu: string) => ({ metadata: { name, resourceVersion: '1', labels: { 'node.kubernetes.io/instance-type': 't' } }, status: { allocatable: { cpu } } });
 // The informer cache ignores an update whose resourceVersion it has seen, as a real API server never repeats one.
@@ -19,40 +15,20 @@ const pod = (uid: string, nodeName: string | undefined, cpu: string, phase = 'Ru
   status: { phase },
 });
 
-let api: FastifyInstance;
+let api: FakeApiServer;
 let inventory: NodeInventory;
-const watchers: Record<string, ServerResponse[]> = { nodes: [], pods: [] };
-const send = (kind: 'nodes' | 'pods', type: string, object: unknown) => {
-  for (const w of watchers[kind] ?? []) w.write(`${JSON.stringify({ type, object })}\n`);
-};
+const send = (kind: 'nodes' | 'pods', type: string, object: unknown) => api.send(kind, type, object);
 
 beforeAll(async () => {
-  api = Fastify();
-  for (const kind of ['nodes', 'pods'] as const) {
-    api.get(`/api/v1/${kind}`, (req, reply) => {
-      const q = req.query as Record<string, string>;
-      if (q.watch === 'true' || q.watch === '1') {
-        reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-        reply.raw.flushHeaders();
-        watchers[kind]?.push(reply.raw);
-        return;
-      }
-      const items = kind === 'nodes' ? [node('n1', '4'), node('n2', '8')] : [pod('p1', 'n1', '1'), pod('p2', 'n1', '500m'), pod('p3', 'n2', '2', 'Succeeded'), pod('p4', undefined, '3')];
-      reply.send({ kind: kind === 'nodes' ? 'NodeList' : 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items });
-    });
-  }
-  const url = await api.listen({ port: 0, host: '127.0.0.1' });
-  const dir = mkdtempSync(join(tmpdir(), 'wattsched-kube-'));
-  const kubeconfig = join(dir, 'config');
-  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: fake, user: u}}]\ncurrent-context: c\n`);
-  inventory = await kubeInventory({ kind: 'file', path: kubeconfig }, pino({ level: process.env.TEST_LOG ?? 'silent' }));
+  api = await startFakeApiServer({
+    items: (kind) => (kind === 'nodes' ? [node('n1', '4'), node('n2', '8')] : [pod('p1', 'n1', '1'), pod('p2', 'n1', '500m'), pod('p3', 'n2', '2', 'Succeeded'), pod('p4', undefined, '3')]),
+  });
+  inventory = await kubeInventory({ kind: 'file', path: api.kubeconfig }, pino({ level: process.env.TEST_LOG ?? 'silent' }));
   await vi.waitFor(() => expect(inventory.ready()).toBe(true), { timeout: 10_000 });
 });
 
 afterAll(async () => {
   await inventory?.close();
-  for (const ws of Object.values(watchers)) for (const w of ws) w.end();
   await api?.close();
 });
 
@@ -66,7 +42,7 @@ describe('cluster-watch inventory', () => {
   });
 
   test('watch events update nodes and requested CPU', async () => {
-    await vi.waitFor(() => expect(watchers.pods?.length).toBeGreaterThan(0), { timeout: 5000 });
+    await vi.waitFor(() => expect(api.watchers.pods.length).toBeGreaterThan(0), { timeout: 5000 });
     send('pods', 'ADDED', pod('p5', 'n2', '750m'));
     send('nodes', 'ADDED', node('n3', '2'));
     await vi.waitFor(() => expect(inventory.get('n2')?.requestedMilliCPU).toBe(750), { timeout: 5000 });
@@ -80,7 +56,7 @@ describe('cluster-watch inventory', () => {
 
 describe('what the power-cap ledger needs from the watch', () => {
   test('bound pods are found by UID, and a pod binding, finishing or going away is reported settled', async () => {
-    await vi.waitFor(() => expect(watchers.pods?.length).toBeGreaterThan(0), { timeout: 5000 });
+    await vi.waitFor(() => expect(api.watchers.pods.length).toBeGreaterThan(0), { timeout: 5000 });
     expect(inventory.boundPod('p2')).toEqual({ node: 'n1', cpuMilli: 500 });
     expect(inventory.boundPod('p4')).toBeUndefined(); // pending
     const settled: string[] = [];

@@ -144,6 +144,12 @@ describe('mTLS client certificates', () => {
     expect(await call('POST', '/v1/samples', 'rogue', body)).toBe(401);
     expect(await call('GET', '/healthz', null)).toBe(200);
   });
+
+  test('over HTTPS the server still applies the shared request and header timeouts (5 s by default)', () => {
+    const s = app.server as unknown as { requestTimeout: number; headersTimeout: number };
+    expect('setSecureContext' in app.server).toBe(true);
+    expect({ requestTimeout: s.requestTimeout, headersTimeout: s.headersTimeout }).toEqual({ requestTimeout: 5000, headersTimeout: 5000 });
+  });
 });
 
 describe('bounds', () => {

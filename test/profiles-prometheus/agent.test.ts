@@ -3,22 +3,21 @@
 // Prometheus scrapes it every second, and the extender's Prometheus profile store reads the workload's profile back.
 // The expected mean is the CPU the pods' cgroups really used (cpu.stat) over the queried window, per pod. Then the
 // store is restarted and the same profile comes back from Prometheus.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { writeKubeconfig } from '../kubeconfig.js';
 import { PrometheusProfileStore } from '../../src/extender/profiles/prometheus.js';
 import { MemoryProfileStore, type MemoryStoreLimits } from '../../src/extender/profiles/store.js';
-import { CgroupSet, hostLayout, isRoot, usageNsV2 } from '../agent/real-cgroups.js';
-import { freePort, hasBinary, sleep, startPrometheus, type RunningPrometheus } from './prom.js';
+import { CgroupSet, burnHalfDuty, usageNsV2 } from '../agent/real-cgroups.js';
+import { agentUnderPrometheus, freePort, sleep, startAgent, startPrometheus, type RunningPrometheus } from './prom.js';
 
-const cli = resolve('dist/src/cli/main.js');
-const v2 = hostLayout()?.v2Path;
-const why = !isRoot ? 'needs root (real cgroups)' : !hasBinary('prometheus') ? 'needs the prometheus package' : !existsSync(cli) ? 'needs the built CLI (npm run build)' : v2 === undefined ? 'needs a cgroup v2 hierarchy' : null;
+const { v2, why } = agentUnderPrometheus();
 
 const children: ChildProcess[] = [];
 const cgroups = new CgroupSet();
@@ -46,17 +45,6 @@ const podObject = (uid: string, name: string) => ({
   status: { qosClass: 'BestEffort' },
 });
 
-/** Half-duty CPU in `dir` for `ms` (the machine is shared: the test asks for some CPU and measures what it got). */
-function burn(dir: string, ms: number): Promise<void> {
-  const js = `const end = Date.now() + ${ms}; const tick = () => { const t = Date.now() + 20; while (Date.now() < t) {} if (Date.now() < end) setTimeout(tick, 20); }; tick();`;
-  return new Promise((res, rej) => {
-    const child = spawn('/bin/sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' -e '${js}'`], { stdio: 'ignore' });
-    children.push(child);
-    child.once('error', rej);
-    child.once('exit', () => res());
-  });
-}
-
 describe.skipIf(why !== null)(`profiles from a real agent through a real Prometheus${why ? ` (skipped: ${why})` : ''}`, () => {
   test('the workload’s mean cores is the CPU its pods used; a restarted store reads the same profile', { timeout: 180_000 }, async () => {
     const prefix = `wsprof${randomBytes(4).toString('hex')}`;
@@ -75,32 +63,16 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     });
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
     const kubeconfig = join(tmp, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${(api.address() as AddressInfo).port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
-    );
+    writeKubeconfig(kubeconfig, `http://127.0.0.1:${(api.address() as AddressInfo).port}`);
 
     const agentPort = await freePort();
-    const agent = spawn(process.execPath, [cli, 'agent', '--host', '127.0.0.1', '--port', String(agentPort), '--interval', '500ms', '--log-level', 'info'], {
-      env: { ...process.env, WATTSCHED_AGENT_NODE: NODE, WATTSCHED_AGENT_KUBERNETES__MODE: 'required', WATTSCHED_AGENT_KUBERNETES__KUBECONFIG: kubeconfig, WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'energy.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(agent);
-    let agentLog = '';
-    await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`agent not ready in 60 s: ${agentLog.slice(-2000)}`)), 60_000);
-      const onData = (d: Buffer) => {
-        agentLog += d.toString();
-        if (/listening at/.test(agentLog)) (clearTimeout(timer), res());
-      };
-      agent.stdout?.on('data', onData);
-      agent.stderr?.on('data', onData);
-      agent.once('exit', (code) => (clearTimeout(timer), rej(new Error(`agent exited ${code}: ${agentLog.slice(-2000)}`))));
-    });
+    const agent = startAgent(agentPort, { ...process.env, WATTSCHED_AGENT_NODE: NODE, WATTSCHED_AGENT_KUBERNETES__MODE: 'required', WATTSCHED_AGENT_KUBERNETES__KUBECONFIG: kubeconfig, WATTSCHED_AGENT_POWER__CHECKPOINT_PATH: join(tmp, 'energy.json') });
+    children.push(agent.child);
+    await agent.ready;
     prom = await startPrometheus(tmp, join(tmp, 'data'), [`127.0.0.1:${agentPort}`]);
 
     const podDirs = uids.map((u) => cgroups.make(v2 as string, `${prefix}.slice/${prefix}-kubepods-besteffort-pod${u.replaceAll('-', '_')}.slice`));
-    const work = podDirs.map((d) => burn(cgroups.make(d, `cri-containerd-${randomBytes(32).toString('hex')}.scope`), 30_000));
+    const work = podDirs.map((d) => burnHalfDuty(cgroups.make(d, `cri-containerd-${randomBytes(32).toString('hex')}.scope`), 30_000));
     // Let the agent see the pods and Prometheus collect a few scrapes before the measured window opens.
     await sleep(8000);
     const t0 = Date.now();
@@ -121,7 +93,7 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     const first = store();
     expect(await first.refresh()).toBe(true);
     const profile = first.profile('shop/Deployment/web', t1);
-    expect(profile, `no profile; agent log: ${agentLog.slice(-1500)}`).toBeDefined();
+    expect(profile, `no profile; agent log: ${agent.log().slice(-1500)}`).toBeDefined();
     expect(profile).toMatchObject({ namespace: 'shop', name: 'web', origin: 'prometheus' });
     // A 6 h half-life makes the window's weights equal to within 0.1 %, so the decayed mean is the plain mean of the
     // pods' per-step rates: their CPU over the window. Within 15 %: rate() windows straddle the window's edges and a
@@ -140,6 +112,6 @@ describe.skipIf(why !== null)(`profiles from a real agent through a real Prometh
     expect(await restarted.refresh()).toBe(true);
     expect(restarted.profile('shop/Deployment/web', t1)).toEqual(profile);
     await Promise.all(work);
-    agent.kill('SIGTERM');
+    agent.child.kill('SIGTERM');
   });
 });

@@ -5,13 +5,13 @@
 // the background on a schedule; answering kube-scheduler only reads the cache. While Prometheus fails, or has not seen
 // a workload yet, the agents' feed (the store this one wraps) answers.
 import { readFile } from 'node:fs/promises';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 import type { Workload } from '../../shared/wire/agent.js';
 import type { ProfileSummary, Sample } from './profile.js';
 import type { MemoryStoreLimits, ProfileStore } from './store.js';
+import { WorkloadLru } from './workload-lru.js';
 
 export interface PrometheusSourceOptions {
   url: string;
@@ -131,8 +131,7 @@ const summaryBytes = (s: ProfileSummary): number => 300 + 2 * (s.workload.length
 
 export class PrometheusProfileStore implements ProfileStore {
   readonly source: string;
-  private readonly cache: LRUCache<string, ProfileSummary>;
-  private readonly byNamespace = new Map<string, Set<string>>();
+  private readonly cache: WorkloadLru<ProfileSummary>;
   private readonly halfLifeMs: number;
   /** When the cached summaries were evaluated (epoch ms); they are aged from there on every read. */
   private evaluatedAt = 0;
@@ -152,16 +151,7 @@ export class PrometheusProfileStore implements ProfileStore {
   ) {
     this.source = `Prometheus at ${opts.url} (agents' feed while it fails)`;
     this.halfLifeMs = limits.halfLifeSeconds * 1000;
-    this.cache = new LRUCache<string, ProfileSummary>({
-      max: limits.maxWorkloads,
-      maxSize: limits.maxBytes,
-      sizeCalculation: summaryBytes,
-      dispose: (s, id) => {
-        const ids = this.byNamespace.get(s.namespace);
-        ids?.delete(id);
-        if (ids?.size === 0) this.byNamespace.delete(s.namespace);
-      },
-    });
+    this.cache = new WorkloadLru<ProfileSummary>(limits, (s) => s.namespace, summaryBytes);
   }
 
   /** Prometheus answered within three query intervals: its history is current. */
@@ -191,9 +181,8 @@ export class PrometheusProfileStore implements ProfileStore {
 
   inNamespace(namespace: string, now: number): ProfileSummary[] {
     const prom: ProfileSummary[] = [];
-    for (const id of this.byNamespace.get(namespace) ?? []) {
-      const s = this.cache.peek(id);
-      const a = s && this.aged(s, now);
+    for (const s of this.cache.inNamespace(namespace)) {
+      const a = this.aged(s, now);
       if (a) prom.push(a);
     }
     const live = this.fallback.inNamespace(namespace, now);
@@ -204,7 +193,7 @@ export class PrometheusProfileStore implements ProfileStore {
 
   stats(): { workloads: number; bytes: number } {
     const f = this.fallback.stats();
-    return { workloads: this.cache.size + f.workloads, bytes: this.cache.calculatedSize + f.bytes };
+    return { workloads: this.cache.size + f.workloads, bytes: this.cache.bytes + f.bytes };
   }
 
   /** One query; replaces the cache on success. Throws nothing: a failure is counted, logged once per reason, kept. */
@@ -216,13 +205,7 @@ export class PrometheusProfileStore implements ProfileStore {
       // Best-supported last, so that if the bounds bite, the LRU drops the thinnest histories.
       summaries.sort((a, b) => a.effectiveSamples - b.effectiveSamples);
       this.cache.clear();
-      for (const s of summaries) {
-        this.cache.set(s.workload, s);
-        if (!this.cache.has(s.workload)) continue;
-        let ids = this.byNamespace.get(s.namespace);
-        if (!ids) this.byNamespace.set(s.namespace, (ids = new Set()));
-        ids.add(s.workload);
-      }
+      for (const s of summaries) this.cache.set(s.workload, s);
       this.evaluatedAt = at;
       this.lastSuccess = this.now();
       this.queries.ok++;

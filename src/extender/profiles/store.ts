@@ -1,8 +1,8 @@
 // Where workload profiles live. One interface so the history can come from the extender's own memory (fed by the
 // agents, the embedded default) or from Prometheus (prometheus.ts) for several replicas and longer history.
-import { LRUCache } from 'lru-cache';
 import type { Workload } from '../../shared/wire/agent.js';
 import { summarise, type ProfileSummary, type Sample } from './profile.js';
+import { WorkloadLru } from './workload-lru.js';
 
 export interface ProfileStore {
   /** Human-readable origin, for logs and /explain. */
@@ -40,22 +40,12 @@ const PRUNE_HALF_LIVES = 10;
 
 export class MemoryProfileStore implements ProfileStore {
   readonly source = 'extender memory (fed by the agents)';
-  private readonly cache: LRUCache<string, Entry>;
-  private readonly byNamespace = new Map<string, Set<string>>();
+  private readonly cache: WorkloadLru<Entry>;
   private readonly halfLifeMs: number;
 
   constructor(private readonly limits: MemoryStoreLimits) {
     this.halfLifeMs = limits.halfLifeSeconds * 1000;
-    this.cache = new LRUCache<string, Entry>({
-      max: limits.maxWorkloads,
-      maxSize: limits.maxBytes,
-      sizeCalculation: entryBytes,
-      dispose: (e, id) => {
-        const ids = this.byNamespace.get(e.workload.namespace);
-        ids?.delete(id);
-        if (ids?.size === 0) this.byNamespace.delete(e.workload.namespace);
-      },
-    });
+    this.cache = new WorkloadLru<Entry>(limits, (e) => e.workload.namespace, entryBytes);
   }
 
   record(workload: Workload, sample: Sample): void {
@@ -65,14 +55,7 @@ export class MemoryProfileStore implements ProfileStore {
     const kept = (prev?.samples ?? []).filter((s) => s.at > cutoff);
     kept.push(sample);
     if (kept.length > this.limits.maxSamplesPerWorkload) kept.splice(0, kept.length - this.limits.maxSamplesPerWorkload);
-    const entry: Entry = { workload, samples: kept };
-    // A fresh object each time: lru-cache only recomputes the size on set().
-    this.cache.set(workload.id, entry);
-    if (this.cache.has(workload.id)) {
-      let ids = this.byNamespace.get(workload.namespace);
-      if (!ids) this.byNamespace.set(workload.namespace, (ids = new Set()));
-      ids.add(workload.id);
-    }
+    this.cache.set(workload.id, { workload, samples: kept });
   }
 
   profile(workloadId: string, now: number): ProfileSummary | undefined {
@@ -84,9 +67,7 @@ export class MemoryProfileStore implements ProfileStore {
 
   inNamespace(namespace: string, now: number): ProfileSummary[] {
     const out: ProfileSummary[] = [];
-    for (const id of this.byNamespace.get(namespace) ?? []) {
-      const e = this.cache.peek(id);
-      if (!e) continue;
+    for (const e of this.cache.inNamespace(namespace)) {
       const s = summarise({ workload: e.workload.id, namespace: e.workload.namespace, name: e.workload.name }, e.samples, now, this.halfLifeMs);
       if (s && s.effectiveSamples >= this.limits.minEffectiveSamples) out.push(s);
     }
@@ -94,6 +75,6 @@ export class MemoryProfileStore implements ProfileStore {
   }
 
   stats(): { workloads: number; bytes: number } {
-    return { workloads: this.cache.size, bytes: this.cache.calculatedSize };
+    return { workloads: this.cache.size, bytes: this.cache.bytes };
   }
 }

@@ -1,9 +1,6 @@
 // Builds the model server's Fastify app without listening: tests drive it with inject(), the command listens.
-import { readFileSync } from 'node:fs';
-import type { ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { WS_ERR_CONFIG_FILE, WS_ERR_CONFIG_INVALID } from '../../shared/errors.js';
 import { resolveAuth } from './auth.js';
 import type { ModelServerConfig } from '../../shared/config/model-server.js';
 import modelServerPlugin, { type ModelServerDeps } from './plugins.js';
@@ -11,6 +8,7 @@ import models from './routes/models.js';
 import samples from './routes/samples.js';
 import health from './routes/health.js';
 import { serverTimeoutOptions } from '../../shared/http-limits.js';
+import { httpsOptions } from '../../shared/server-tls.js';
 
 export interface BuildOptions extends ModelServerDeps {
   dataDir: string;
@@ -18,35 +16,19 @@ export interface BuildOptions extends ModelServerDeps {
   logger?: Logger | false;
 }
 
-function readPem(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new WS_ERR_CONFIG_FILE(`${path} (${field})`, (err as Error).message);
-  }
-}
-
-/** HTTPS when a certificate is configured; a client CA asks for client certificates without requiring them, so
- * probes and model reads work without one and auth.ts decides per request. */
-function httpsOptions(tls: ModelServerConfig['tls']): HttpsOptions | undefined {
-  if (!tls.certFile && !tls.keyFile && !tls.clientCAFile) return undefined;
-  if (!tls.certFile || !tls.keyFile) throw new WS_ERR_CONFIG_INVALID('  - tls: certFile and keyFile must be set (tls.clientCAFile needs them)');
-  const opts: HttpsOptions = { cert: readPem(tls.certFile, 'tls.certFile'), key: readPem(tls.keyFile, 'tls.keyFile') };
-  if (tls.clientCAFile) Object.assign(opts, { ca: readPem(tls.clientCAFile, 'tls.clientCAFile'), requestCert: true, rejectUnauthorized: false });
-  return opts;
-}
-
 export async function buildModelServer(config: Readonly<ModelServerConfig>, opts: BuildOptions): Promise<FastifyInstance> {
   const auth = resolveAuth(config);
-  const https = httpsOptions(config.tls);
+  // A client CA asks for client certificates without requiring them, so probes and model reads work without one
+  // and auth.ts decides per request.
+  const https = httpsOptions(config.tls, 'requested');
   const app = Fastify({
     loggerInstance: opts.logger || undefined,
     logger: opts.logger ? undefined : false,
     bodyLimit: config.bodyLimitBytes,
-    ...(https ? { https } : {}),
     // find-my-way answers 414 beyond 100 characters: let over-long fingerprints reach the schema and its reason.
     routerOptions: { maxParamLength: 1024 },
-    ...serverTimeoutOptions(),
+    // With TLS, Fastify hands Node only the https options: the timeouts must travel inside them.
+    ...serverTimeoutOptions(undefined, https),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   } as FastifyServerOptions);
   // Every failure leaves as { error: WS_ERR_*, message } with a 4xx for the caller's mistakes.

@@ -2,6 +2,7 @@
 // variables (WATTSCHED_AGENT_EBPF__OBJECT_PATH sets ebpf.objectPath) or flags; validated once at start-up.
 import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
+import { PowerCurveSchema } from './power-curve.js';
 
 export const CollectorChoiceSchema = Type.Union([Type.Literal('auto'), Type.Literal('ebpf'), Type.Literal('fallback')]);
 
@@ -103,7 +104,7 @@ export const AgentConfigSchema = Type.Object(
         model: Type.Object(
           {
             /** Watts at 0,10,…,100 % CPU: overrides the shipped model for this node. */
-            curve: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 })),
+            curve: Type.Optional(PowerCurveSchema),
             /** Directory with index.json and the shipped ONNX models; default: models/ in the package. */
             modelsDir: Type.Optional(Type.String({ minLength: 1 })),
             /** Hardware year for the curve model when DMI has no BIOS date. */

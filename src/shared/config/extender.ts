@@ -3,9 +3,8 @@
 import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
 import { ServerTimeoutsSchema } from '../http-limits.js';
-
-/** Watts at 0,10,…,100 % load: exactly 11 non-negative numbers. */
-export const PowerCurveSchema = Type.Array(Type.Number({ minimum: 0 }), { minItems: 11, maxItems: 11 });
+import { ServerTlsSchema } from '../server-tls.js';
+import { PowerCurveSchema } from './power-curve.js';
 
 export const StaticNodeSchema = Type.Object(
   {
@@ -34,15 +33,8 @@ export const ExtenderConfigSchema = Type.Object(
     filterVerb: Type.String({ default: 'filter', pattern: '^[A-Za-z0-9._~-]+$' }),
     prioritizeVerb: Type.String({ default: 'prioritize', pattern: '^[A-Za-z0-9._~-]+$' }),
     preemptVerb: Type.String({ default: 'preempt', pattern: '^[A-Za-z0-9._~-]+$' }),
-    tls: Type.Object(
-      {
-        certFile: Type.Optional(Type.String({ minLength: 1 })),
-        keyFile: Type.Optional(Type.String({ minLength: 1 })),
-        /** When set, clients must present a certificate signed by this CA (mTLS). */
-        clientCAFile: Type.Optional(Type.String({ minLength: 1 })),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    /** With clientCAFile, clients must present a certificate signed by that CA (mTLS). */
+    tls: ServerTlsSchema,
     powerCurves: Type.Object(
       {
         /** Node label whose value selects a curve from `byLabelValue`. */

@@ -2,6 +2,7 @@
 // when retraining runs, and (optionally) which Prometheus history to pull training windows from.
 import Type, { type Static } from 'typebox';
 import { DEFAULT_PORTS } from '../names.js';
+import { ServerTlsSchema } from '../server-tls.js';
 
 export const PrometheusPullSchema = Type.Object(
   {
@@ -59,15 +60,8 @@ export const ModelServerConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    tls: Type.Object(
-      {
-        certFile: Type.Optional(Type.String({ minLength: 1 })),
-        keyFile: Type.Optional(Type.String({ minLength: 1 })),
-        /** Client certificates signed by this CA authorise the mutating routes; reads need no certificate. */
-        clientCAFile: Type.Optional(Type.String({ minLength: 1 })),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    /** Client certificates signed by tls.clientCAFile authorise the mutating routes; reads need no certificate. */
+    tls: ServerTlsSchema,
     retrain: Type.Object(
       {
         /** 0 = only on POST /v1/models/{fingerprint}/retrain. */

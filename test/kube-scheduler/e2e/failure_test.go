@@ -128,26 +128,34 @@ func TestExtenderDown(t *testing.T) {
 	})
 }
 
+// proxiedStack starts a stack whose kube-scheduler reaches the extender through a fault proxy, returned with it;
+// setup, when set, prepares the proxy before the scheduler's first call.
+func proxiedStack(t *testing.T, ctx context.Context, o stackOptions, setup func(*harness.FaultProxy)) (*stack, *harness.FaultProxy) {
+	var proxy *harness.FaultProxy
+	o.schedulerURL = func(ext *harness.Extender) string {
+		p, err := harness.NewFaultProxy(ext.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		if setup != nil {
+			setup(p)
+		}
+		proxy = p
+		return p.URL
+	}
+	return startStack(t, ctx, o), proxy
+}
+
 func TestExtenderSlow(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	proxied := func(t *testing.T, ctx context.Context, ignorable bool) (*stack, *harness.FaultProxy) {
-		var proxy *harness.FaultProxy
-		s := startStack(t, ctx, stackOptions{
-			nodes: placementNodes(), nodeCacheCapable: true, ignorable: ignorable, httpTimeout: timeout,
-			schedulerURL: func(ext *harness.Extender) string {
-				p, err := harness.NewFaultProxy(ext.URL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(p.Close)
-				p.Delay = 5 * timeout
-				p.SetMode("filter", harness.Delay)
-				p.SetMode("prioritize", harness.Delay)
-				proxy = p
-				return p.URL
-			},
+		o := stackOptions{nodes: placementNodes(), nodeCacheCapable: true, ignorable: ignorable, httpTimeout: timeout}
+		return proxiedStack(t, ctx, o, func(p *harness.FaultProxy) {
+			p.Delay = 5 * timeout
+			p.SetMode("filter", harness.Delay)
+			p.SetMode("prioritize", harness.Delay)
 		})
-		return s, proxy
 	}
 	t.Run("ignorable: pods still schedule", func(t *testing.T) {
 		ctx := testContext(t, 2*time.Minute)
@@ -180,20 +188,7 @@ func TestExtenderSlow(t *testing.T) {
 
 func TestExtenderGarbage(t *testing.T) {
 	proxied := func(t *testing.T, ctx context.Context, ignorable bool) (*stack, *harness.FaultProxy) {
-		var proxy *harness.FaultProxy
-		s := startStack(t, ctx, stackOptions{
-			nodes: placementNodes(), nodeCacheCapable: true, ignorable: ignorable,
-			schedulerURL: func(ext *harness.Extender) string {
-				p, err := harness.NewFaultProxy(ext.URL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(p.Close)
-				proxy = p
-				return p.URL
-			},
-		})
-		return s, proxy
+		return proxiedStack(t, ctx, stackOptions{nodes: placementNodes(), nodeCacheCapable: true, ignorable: ignorable}, nil)
 	}
 
 	t.Run("not ignorable: error logged, pods pending and retried, scheduler survives", func(t *testing.T) {

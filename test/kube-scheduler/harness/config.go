@@ -26,6 +26,9 @@ type ExtenderOverrides struct {
 	// NodeCacheCapable selects names mode (true) or full Node objects (false).
 	NodeCacheCapable bool
 	Ignorable        bool
+	// PrioritizeOnly drops filterVerb: the documented option for clusters with no power caps or budgets, where the
+	// filter passes every candidate and only its round trip is left.
+	PrioritizeOnly bool
 	// HTTPTimeout replaces httpTimeout when non-zero.
 	HTTPTimeout time.Duration
 	// CAFile, when set, switches on enableHTTPS and verifies the extender's certificate against this CA.
@@ -91,6 +94,9 @@ func LoadConfig(repoRoot string, opts ConfigOptions) (*config.KubeSchedulerConfi
 		e.URLPrefix = o.URL
 		e.NodeCacheCapable = o.NodeCacheCapable
 		e.Ignorable = o.Ignorable
+		if o.PrioritizeOnly {
+			e.FilterVerb = ""
+		}
 		if o.HTTPTimeout > 0 {
 			e.HTTPTimeout = metav1.Duration{Duration: o.HTTPTimeout}
 		}

@@ -262,10 +262,16 @@ func (e *Extender) Explain(namespace, name string) (*Explanation, error) {
 	return &ex, nil
 }
 
-// CPUTime is the user+system CPU the extender process has used so far, from /proc/PID/stat (Linux; its utime
-// and stime fields count USER_HZ ticks, 100 per second on every Linux ABI).
-func (e *Extender) CPUTime() (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", e.cmd.Process.Pid))
+// Pid is the extender's process id.
+func (e *Extender) Pid() int { return e.cmd.Process.Pid }
+
+// CPUTime is the user+system CPU the extender process has used so far (ProcessCPUTime).
+func (e *Extender) CPUTime() (time.Duration, error) { return ProcessCPUTime(e.cmd.Process.Pid) }
+
+// ProcessCPUTime is the user+system CPU process pid has used so far, from /proc/PID/stat (Linux; its utime and
+// stime fields count USER_HZ ticks, 100 per second on every Linux ABI).
+func ProcessCPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -276,12 +282,12 @@ func (e *Extender) CPUTime() (time.Duration, error) {
 	}
 	f := strings.Fields(rest)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc stat line for pid %d", e.cmd.Process.Pid)
+		return 0, fmt.Errorf("unexpected /proc stat line for pid %d", pid)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parsing /proc/%d/stat: %v %v", e.cmd.Process.Pid, err1, err2)
+		return 0, fmt.Errorf("parsing /proc/%d/stat: %v %v", pid, err1, err2)
 	}
 	return time.Duration(utime+stime) * (time.Second / 100), nil
 }

@@ -83,33 +83,15 @@ func historyPod(w workload, name, node string) *v1.Pod {
 	return p
 }
 
-// addGroupNode registers a Ready node labelled and tainted for this test only: the other tests' pods do not
-// tolerate the taint, and this test's pods select the label.
+// addGroupNode registers a Ready node labelled and tainted for this test only, removed when the test ends: the
+// other tests' pods do not tolerate the taint, and this test's pods select the label.
 func addGroupNode(t *testing.T, ctx context.Context, name string, milliCPU int64, c []float64) {
 	t.Helper()
 	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
 		Labels:      map[string]string{harness.LabelHostname: name, groupLabel: "history"},
 		Annotations: map[string]string{harness.AnnotationPowerCurve: curveText(c)}}}
-	created, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { _ = client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-	res := v1.ResourceList{
-		v1.ResourceCPU:    *resource.NewMilliQuantity(milliCPU, resource.DecimalSI),
-		v1.ResourceMemory: resource.MustParse("64Gi"),
-		v1.ResourcePods:   resource.MustParse("110"),
-	}
-	created.Status = v1.NodeStatus{Capacity: res, Allocatable: res.DeepCopy(),
-		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "FakeKubelet", LastHeartbeatTime: metav1.Now()}}}
-	if created, err = client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// Replaces the not-ready taint admission added (no kubelet would lift it) with the test's own.
-	created.Spec.Taints = []v1.Taint{{Key: groupTaint, Value: "true", Effect: v1.TaintEffectNoSchedule}}
-	if _, err := client.CoreV1().Nodes().Update(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createReadyNode(t, ctx, n, milliCPU, []v1.Taint{{Key: groupTaint, Value: "true", Effect: v1.TaintEffectNoSchedule}})
 }
 
 // hierarchies are the cgroup mounts a kubelet with the cgroupfs driver would create pod cgroups in: the v2 one

@@ -190,6 +190,14 @@ func addNode(t *testing.T, ctx context.Context, name string, milliCPU int64, c [
 		ann[harness.AnnotationPowerCapWatts] = strconv.FormatFloat(capW, 'f', -1, 64)
 	}
 	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{harness.LabelHostname: name}, Annotations: ann}}
+	createReadyNode(t, ctx, n, milliCPU, nil)
+}
+
+// createReadyNode creates n and does what its kubelet would: reports it Ready with milliCPU allocatable. With no
+// kubelet nothing would lift the not-ready taint TaintNodesByCondition admission gives every new node, so the node's
+// taints are then replaced by taints.
+func createReadyNode(t *testing.T, ctx context.Context, n *v1.Node, milliCPU int64, taints []v1.Taint) {
+	t.Helper()
 	created, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -204,8 +212,7 @@ func addNode(t *testing.T, ctx context.Context, name string, milliCPU int64, c [
 	if created, err = client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// TaintNodesByCondition admission taints every new node not-ready; with no kubelet nothing would lift it.
-	created.Spec.Taints = nil
+	created.Spec.Taints = taints
 	if _, err := client.CoreV1().Nodes().Update(ctx, created, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@
 // scale-down) an empty node costs nothing, so its envelope starts at (0, 0) and waking it is charged its idle power
 // spread over the load it is most efficient at.
 import Type, { type Static } from 'typebox';
-import { PowerCurveSchema } from '../../../shared/config/extender.js';
+import { PowerCurveSchema } from '../../../shared/config/power-curve.js';
 import { configProblems } from '../../../shared/config/load.js';
 import { WS_ERR_CONFIG_INVALID } from '../../../shared/errors.js';
 import { ANNOTATIONS } from '../../../shared/names.js';

@@ -3,12 +3,12 @@
 // efficient and half hungry, each class consecutive in the node list, with and without `wattsched extender` (names
 // mode), with the adaptive default (0) and with 100. It reports the share of pods that landed on the efficient
 // class (50 % is what a power-blind scheduler gets), the throughput, and the throughput with the extender relative
-// to without it at the same setting. The harness is lean (harness.StartOptions.Lean: no event sink) and pods arrive
+// to without it at the same setting. The harness is lean (harness.StartOptions.Lean: no event sink, no managed fields) and pods arrive
 // as a stream, at most 50 created and unbound at a time, so the baseline is the scheduler's own speed.
 //
 // Usage (from test/kube-scheduler, after `npx tsc -p tsconfig.build.json` at the root):
 //
-//	go run ./cmd/ksenergy [-nodes 1000,5000] [-pods 1000] [-pct 0,100] [-out ../../bench/results/kube-scheduler-energy.json]
+//	go run ./cmd/ksenergy [-nodes 1000,5000] [-pods 1000] [-pct 0,100] [-prioritize-only] [-out ../../bench/results/kube-scheduler-energy.json]
 package main
 
 import (
@@ -29,10 +29,13 @@ import (
 )
 
 type result struct {
-	Nodes                int     `json:"nodes"`
-	Pods                 int     `json:"pods"`
-	Extender             bool    `json:"extender"`
-	PercentageOfNodes    int32   `json:"percentageOfNodesToScore"`
+	Nodes             int   `json:"nodes"`
+	Pods              int   `json:"pods"`
+	Extender          bool  `json:"extender"`
+	PercentageOfNodes int32 `json:"percentageOfNodesToScore"`
+	// PrioritizeOnly: the extender ran without filterVerb (the shipped config's option for clusters with no power
+	// caps or budgets; these nodes have neither, so the filter would pass every candidate).
+	PrioritizeOnly       bool    `json:"prioritizeOnly,omitempty"`
 	OnEfficientShare     float64 `json:"onEfficientShare"`
 	ThroughputPodsPerSec float64 `json:"throughputPodsPerSec"`
 	DurationSec          float64 `json:"durationSec"`
@@ -76,8 +79,8 @@ func podsFor(n int) []harness.PodSpec {
 	return harness.ExpandPods(harness.PodGroup{Namespace: "bench", Prefix: "web", Count: n, MilliCPU: 500, MemoryBytes: 256 << 20, Owned: true})
 }
 
-func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32) (result, error) {
-	res := result{Nodes: nodeCount, Pods: podCount, Extender: withExtender, PercentageOfNodes: pct}
+func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32, prioritizeOnly bool) (result, error) {
+	res := result{Nodes: nodeCount, Pods: podCount, Extender: withExtender, PercentageOfNodes: pct, PrioritizeOnly: withExtender && prioritizeOnly}
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	nodes := nodesFor(nodeCount)
@@ -95,7 +98,7 @@ func runCase(repo string, nodeCount, podCount int, withExtender bool, pct int32)
 			return res, err
 		}
 		defer ext.Stop()
-		opts.Extender = &harness.ExtenderOverrides{URL: ext.URL, NodeCacheCapable: true, Ignorable: false}
+		opts.Extender = &harness.ExtenderOverrides{URL: ext.URL, NodeCacheCapable: true, Ignorable: false, PrioritizeOnly: prioritizeOnly}
 	}
 	cfg, err := harness.LoadConfig(repo, opts)
 	if err != nil {
@@ -135,6 +138,7 @@ func main() {
 	pods := flag.Int("pods", 1000, "pods per case")
 	pctFlag := flag.String("pct", "0,100", "comma-separated percentageOfNodesToScore values (0 = adaptive)")
 	out := flag.String("out", "", "results JSON (optional)")
+	prioritizeOnly := flag.Bool("prioritize-only", false, "run the extender without filterVerb (the option for clusters with no power caps or budgets)")
 	flag.Parse()
 	klog.SetLogger(logr.Discard())
 	repo, err := harness.RepoRoot()
@@ -162,7 +166,7 @@ func main() {
 		base := map[int32]float64{}
 		for _, ext := range []bool{false, true} {
 			for _, pct := range pcts {
-				r, err := runCase(repo, n, *pods, ext, pct)
+				r, err := runCase(repo, n, *pods, ext, pct, *prioritizeOnly)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "case nodes=%d extender=%v pct=%d: %v\n", n, ext, pct, err)
 					os.Exit(1)
@@ -186,7 +190,7 @@ func main() {
 	if *out != "" {
 		body, _ := json.MarshalIndent(map[string]any{
 			"benchmark": "kube-scheduler-energy", "cpus": runtime.NumCPU(), "go": runtime.Version(),
-			"method": "upstream kube-scheduler v1.35.4 in-process (scheduler.New) on a fake clientset with only a binding reactor and no event sink, shipped profile and weights, names mode; pods of 500m arrive at most 50 unbound at a time; nodes (16 CPUs) half efficient, half hungry, each class consecutive in the node list; one fresh cluster and extender per case", "results": results,
+			"method": "upstream kube-scheduler v1.35.4 in-process (scheduler.New) on a fake clientset (no managed fields) with only a binding reactor and no event sink, shipped profile and weights, names mode; pods of 500m arrive at most 50 unbound at a time; nodes (16 CPUs) half efficient, half hungry, each class consecutive in the node list; one fresh cluster and extender per case", "results": results,
 			"generatedAt": time.Now().UTC().Format(time.RFC3339),
 		}, "", "  ")
 		if err := os.WriteFile(*out, append(body, '\n'), 0o644); err != nil {
