@@ -1,7 +1,8 @@
 // Health latency and memory under pressure: 50 clients send full-object prioritize requests (500 realistic Nodes,
 // ~2.9 MB each) as fast as they are answered, for a fixed time, while a prober in a process of its own (probe.ts)
 // GETs /healthz and /readyz in turn every 50 ms, on a connection of its own per port: the extender's health port
-// (its health thread, what kubelet probes) and its main port (answered by the main event loop), the floor's one port. Run against the extender and against the floor (bare Fastify,
+// (its health thread, what kubelet probes) and its main port (answered by the main event loop), the floor's one port,
+// and an idle control server in a process of its own (what the machine alone does to a probe at that moment). Run against the extender and against the floor (bare Fastify,
 // Node defaults, no load shedding), each in its own process, so the ratio is measured in the same run. RSS is read
 // from /proc before, during and after. Results: bench/results/extender-pressure.json.
 import { spawn, type ChildProcess } from 'node:child_process';

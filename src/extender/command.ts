@@ -24,7 +24,8 @@ import type { Registry } from 'prom-client';
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
 
 Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
-/explain/{namespace}/{pod}, and /healthz, /readyz for kubelet probes on serving.healthPort (${DEFAULT_PORTS.extenderHealth}). Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
+/explain/{namespace}/{pod}, and /healthz, /readyz for kubelet probes on serving.healthPort (a free port unless set;
+the chart sets ${DEFAULT_PORTS.extenderHealth}). Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
 variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.
 Live node state and workload profiles come from the agents listed in telemetry.agents (see docs/extender.md).`;
 

@@ -33,10 +33,6 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 5_000
 /** How often Node checks request and header deadlines; a slow client is cut at most this long after its deadline. */
 const DEADLINE_CHECK_MS = 500;
 
-/**
- * Fastify constructor options that apply the timeouts, merged into the TLS options when serving HTTPS (Fastify then
- * passes those, not `http`, to the server constructor).
- */
 /** The timeouts as node:http server options (for a server made without Fastify). */
 export function nodeServerTimeouts(t: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS) {
   return {
@@ -47,6 +43,10 @@ export function nodeServerTimeouts(t: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS) 
   };
 }
 
+/**
+ * Fastify constructor options that apply the timeouts, merged into the TLS options when serving HTTPS (Fastify then
+ * passes those, not `http`, to the server constructor).
+ */
 export function serverTimeoutOptions(t: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS, https?: HttpsOptions): Partial<FastifyServerOptions> & { https?: HttpsOptions } {
   const { keepAliveTimeout: _, ...node } = nodeServerTimeouts(t);
   return {

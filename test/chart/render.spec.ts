@@ -83,6 +83,7 @@ describe('defaults', () => {
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'health', scheme: 'HTTP' });
     expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'health', scheme: 'HTTP' });
     expect(c.ports).toEqual([{ name: 'webhook', containerPort: 8888 }, { name: 'health', containerPort: 8889 }]);
+    expect(c.env.find((e: Manifest) => e.name === 'WATTSCHED_EXTENDER_SERVING__HEALTH_PORT').value).toBe('8889');
     const anti = podSpec(d).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
     expect(anti.topologyKey).toBe('kubernetes.io/hostname');
     const pdb = find(ms, 'PodDisruptionBudget', 'wattsched-extender');

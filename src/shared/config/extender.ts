@@ -69,9 +69,11 @@ export const ExtenderConfigSchema = Type.Object(
         retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
         /**
          * Port of the health thread's /healthz and /readyz (plain HTTP), which kubelet probes: answered without
-         * waiting for the main event loop. 0 picks a free port. See docs/extender.md.
+         * waiting for the main event loop. 0 (the default) picks a free port, logged at start, so extenders started
+         * side by side (tests, benchmarks) never collide; the chart sets DEFAULT_PORTS.extenderHealth (8889) for its
+         * probes. See docs/extender.md.
          */
-        healthPort: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORTS.extenderHealth }),
+        healthPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
         /**
          * The main event loop not having turned for longer than this makes /healthz and /readyz answer 503. 5 s is
          * kube-scheduler's default extender httpTimeout: a loop stalled that long cannot answer a webhook in time.
