@@ -94,17 +94,24 @@ export class BenchRun {
   }
 }
 
-/** CPU time of every thread of `pid`, in seconds, from schedstat (exact ns, unlike tick-sampled utime/stime). */
-export function procCpuSeconds(pid: number): number {
-  let ns = 0;
+/**
+ * CPU time of `pid`, in seconds, from schedstat (exact ns, unlike tick-sampled utime/stime), split into the main
+ * thread (JavaScript, and the GC work done on it) and all other threads (V8's background compiler and GC helpers,
+ * libuv's pool).
+ */
+export function threadCpuSeconds(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (tid === String(pid)) main += ns;
+      else others += ns;
     } catch {
       // thread exited between readdir and read
     }
   }
-  return ns / 1e9;
+  return { main: main / 1e9, others: others / 1e9 };
 }
 
 export function statusMiB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
@@ -125,10 +132,13 @@ export interface Agent {
 
 /**
  * Starts `wattsched agent` through the launcher (so with the V8 flags a user gets) on an ephemeral loopback port,
- * Kubernetes off; `nodeOptions` adds NODE_OPTIONS on top, as a DaemonSet could. Resolves once it listens.
+ * Kubernetes off; `nodeOptions` adds NODE_OPTIONS on top, as a DaemonSet could. `nodeFlags` instead runs node on the
+ * CLI directly with exactly those flags (settings the launcher does not offer). Resolves once it listens.
  */
-export async function startAgent(run: BenchRun, opts: { collector: 'ebpf' | 'fallback'; env?: Record<string, string>; nodeOptions?: string }): Promise<Agent> {
-  const agent = spawn(LAUNCHER, ['agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', opts.collector, '--log-level', 'info'], {
+export async function startAgent(run: BenchRun, opts: { collector: 'ebpf' | 'fallback'; env?: Record<string, string>; nodeOptions?: string; nodeFlags?: string[] }): Promise<Agent> {
+  const argv = ['agent', '--port', '0', '--host', '127.0.0.1', '--interval', '1s', '--collector', opts.collector, '--log-level', 'info'];
+  const [cmd, args] = opts.nodeFlags === undefined ? [LAUNCHER, argv] : [process.execPath, [...opts.nodeFlags, join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), ...argv]];
+  const agent = spawn(cmd, args, {
     env: { ...process.env, WATTSCHED_AGENT_KUBERNETES__MODE: 'off', NODE_OPTIONS: opts.nodeOptions ?? '', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -155,6 +165,8 @@ export async function startAgent(run: BenchRun, opts: { collector: 'ebpf' | 'fal
 
 export interface Window {
   cpuPctOfOneCore: number;
+  /** The main thread's part of cpuPctOfOneCore; the rest is V8's background threads (JIT compiler, GC helpers). */
+  mainThreadPctOfOneCore: number;
   rssMiBMax: number;
   rssMiBMean: number;
   /** Private (anonymous) part of the RSS; the rest is the node binary and libraries, shared with other processes. */
@@ -175,9 +187,15 @@ export async function sampleAgent(agent: Agent, seconds: number): Promise<Window
   await (await fetch(url('/metrics'))).text();
   await (await fetch(url('/v1/node'))).text();
   await sleep(10_000);
+  return sampleWindow(agent, seconds);
+}
+
+/** One window of `seconds` from now, sampled as sampleAgent describes (no warm-up). */
+export async function sampleWindow(agent: Agent, seconds: number): Promise<Window> {
+  const url = (p: string) => `http://127.0.0.1:${agent.port}${p}`;
   const l0 = load1();
   const t0 = performance.now();
-  const c0 = procCpuSeconds(agent.pid);
+  const c0 = threadCpuSeconds(agent.pid);
   const rss: number[] = [];
   const anon: number[] = [];
   for (let s = 0; s < seconds; s++) {
@@ -186,10 +204,11 @@ export async function sampleAgent(agent: Agent, seconds: number): Promise<Window
     anon.push(statusMiB(agent.pid, 'RssAnon'));
     if (s % 15 === 14) await (await fetch(url('/metrics'))).text();
   }
-  const cpuS = procCpuSeconds(agent.pid) - c0;
+  const c1 = threadCpuSeconds(agent.pid);
   const wallS = (performance.now() - t0) / 1000;
   return {
-    cpuPctOfOneCore: (cpuS / wallS) * 100,
+    cpuPctOfOneCore: ((c1.main + c1.others - c0.main - c0.others) / wallS) * 100,
+    mainThreadPctOfOneCore: ((c1.main - c0.main) / wallS) * 100,
     rssMiBMax: Math.max(...rss),
     rssMiBMean: rss.reduce((a, b) => a + b, 0) / rss.length,
     rssAnonMiBMax: Math.max(...anon),

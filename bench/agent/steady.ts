@@ -2,8 +2,8 @@
 // each) read by a scripted collector, the real report, attribution, ledger and /metrics registry, one tick per
 // "second" as fast as they run. Reports CPU time and bytes allocated per tick, the figures that decide the agent's
 // CPU at 200 busy pods (bench/agent/attribution.ts measures the real thing, under whatever load the machine has).
-//   node --expose-gc --max-semi-space-size=1 dist/bench/agent/steady.js [--pods 200] [--ticks 3000]   (CPU, GC: as launched)
-//   node --expose-gc --max-semi-space-size=64 dist/bench/agent/steady.js                              (bytes allocated)
+//   node --expose-gc --single-threaded --max-semi-space-size=1 dist/bench/agent/steady.js [--pods 200] [--ticks 3000]   (CPU, GC: as launched)
+//   node --expose-gc --max-semi-space-size=64 --min-semi-space-size=64 dist/bench/agent/steady.js     (bytes allocated)
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -78,8 +78,9 @@ const step = async (i: number) => {
 };
 for (let i = 0; i < 300; i++) await step(i); // warm-up: JIT, maps at their steady sizes
 
-// Bytes allocated, measured with the young generation large enough (--max-semi-space-size=64) that nothing is
-// collected in between: heap growth is then allocation.
+// Bytes allocated, measured with the young generation large enough from the start (--min- and
+// --max-semi-space-size=64) that nothing is collected in between: heap growth is then allocation. With the maximum
+// alone V8 starts from a small young generation and scavenges within the measurement, which undercounts.
 const allocated = async (f: () => Promise<unknown>, n: number): Promise<number> => {
   gc();
   const h0 = process.memoryUsage().heapUsed;

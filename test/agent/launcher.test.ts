@@ -20,20 +20,20 @@ function argsOf(argv: string[], nodeOptions = '', via = launcher): string[] {
 }
 
 describe('bin/wattsched', () => {
-  test('the agent gets a 1 MiB semi-space (its RSS target is measured with it); other commands get node as is', () => {
-    expect(argsOf(['agent', '--once'])).toEqual(['--max-semi-space-size=1', main, 'agent', '--once']);
+  test('the agent runs V8 single-threaded with a 1 MiB semi-space (its CPU and RSS targets are measured so); other commands get node as is', () => {
+    expect(argsOf(['agent', '--once'])).toEqual(['--single-threaded', '--max-semi-space-size=1', main, 'agent', '--once']);
     expect(argsOf(['extender', '--port', '0'])).toEqual([main, 'extender', '--port', '0']);
     expect(argsOf([])).toEqual([main]);
   });
 
   test('a semi-space size the operator set in NODE_OPTIONS wins (the launcher adds none)', () => {
-    expect(argsOf(['agent'], '--max-semi-space-size=8')).toEqual([main, 'agent']);
-    expect(argsOf(['agent'], '--enable-source-maps')).toEqual(['--max-semi-space-size=1', main, 'agent']);
+    expect(argsOf(['agent'], '--max-semi-space-size=8')).toEqual(['--single-threaded', main, 'agent']);
+    expect(argsOf(['agent'], '--enable-source-maps')).toEqual(['--single-threaded', '--max-semi-space-size=1', main, 'agent']);
   });
 
   test('found through a symlink, as npm installs bins, it still finds the CLI next to itself', () => {
     const link = join(fake, 'wattsched');
     symlinkSync(launcher, link);
-    expect(argsOf(['agent'], '', link)).toEqual(['--max-semi-space-size=1', main, 'agent']);
+    expect(argsOf(['agent'], '', link)).toEqual(['--single-threaded', '--max-semi-space-size=1', main, 'agent']);
   });
 });

@@ -62,6 +62,22 @@ describe('buildReport', () => {
     expect(r.cgroups.find((c) => c.id === '9')).toMatchObject({ path: null, exited: true, owner: { kind: 'group', name: 'cgroup-id:9' }, rates: { cpuSeconds: 0.1 } });
   });
 
+  test('each cgroup is compared with its own previous sample whatever order the readings list them in', () => {
+    // Rates by hand over 2 s: id 1 (1 -> 3 s) 1/s; id 2 (2 -> 2.5 s) 0.25/s; id 3 gone; id 4 new, all 0.4 s in it: 0.2/s.
+    const prev = reading(10, [
+      { id: '1', path: '/a.slice', exited: false, counters: { cpuSeconds: 1 } },
+      { id: '2', path: '/b.slice', exited: false, counters: { cpuSeconds: 2 } },
+      { id: '3', path: '/c.slice', exited: false, counters: { cpuSeconds: 9 } },
+    ]);
+    const cur = reading(12, [
+      { id: '2', path: '/b.slice', exited: false, counters: { cpuSeconds: 2.5 } },
+      { id: '4', path: '/d.slice', exited: false, counters: { cpuSeconds: 0.4 } },
+      { id: '1', path: '/a.slice', exited: false, counters: { cpuSeconds: 3 } },
+    ]);
+    const rates = Object.fromEntries(buildReport(prev, cur, ctx).cgroups.map((c) => [c.id, c.rates.cpuSeconds]));
+    expect(rates).toEqual({ '1': 1, '2': 0.25, '4': 0.2 });
+  });
+
   test('the first report has zero rates and no interval', () => {
     const r = buildReport(null, reading(1, [{ id: '1', path: '/', exited: false, counters: { cpuSeconds: 100 } }]), ctx);
     expect(r.intervalSeconds).toBe(0);

@@ -150,6 +150,23 @@ describe('agent HTTP', () => {
     expect(promtoolLint(text)).toBe('');
   });
 
+  test('/metrics label sets: escaped as the text format says, renamed pods shown by their new name only, equal sets merged', async ({ app, monitor }) => {
+    const ledger = monitor.energy!.ledger;
+    const entry = (podUid: string, pod: string, watts: number) => ({ podUid, labels: { pod, namespace: 'ns', workload: '' }, container: 'app', watts, cpuSeconds: 0, contextSwitches: 0 });
+    const iv = (containers: ReturnType<typeof entry>[]) => ({ atMs: 0, seconds: 1, containers, system: [], zones: [], node: { source: 'model', watts: 10 } });
+    const watts = async () => [...(await app.inject('/metrics')).body.matchAll(/^wattsched_pod_watts\{(.*)\} (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    // Backslash, double quote and newline in a label value become \\, \" and \n (Prometheus text format 0.0.4).
+    ledger.apply(iv([entry('u1', 'we"b\\1\nx', 2)]));
+    expect(await watts()).toEqual(['pod="we\\"b\\\\1\\nx",namespace="ns",workload="" 2']);
+    expect(await watts()).toEqual(['pod="we\\"b\\\\1\\nx",namespace="ns",workload="" 2']);
+    // The pod watch names the pod later: the same series (by UID in the ledger) now carries the new name, once.
+    ledger.apply(iv([entry('u1', 'web-1', 3)]));
+    expect(await watts()).toEqual(['pod="web-1",namespace="ns",workload="" 3']);
+    // Two UIDs with one pod name (a StatefulSet pod recreated) are one label set: a gauge keeps the last value.
+    ledger.apply(iv([entry('u1', 'web-1', 3), entry('u2', 'web-1', 4)]));
+    expect(await watts()).toEqual(['pod="web-1",namespace="ns",workload="" 4']);
+  });
+
   test('unknown routes are 404, not a crash', async ({ app }) => {
     expect((await app.inject('/v1/nodes')).statusCode).toBe(404);
   });

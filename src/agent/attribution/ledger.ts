@@ -60,6 +60,14 @@ function add(t: Totals, joules: number, cpu: number, sw: number): void {
   t.contextSwitches += Math.max(0, sw);
 }
 
+const clearWatts = (e: { watts: number }): void => {
+  e.watts = 0;
+};
+const clearPodWatts = (p: PodEntry): void => {
+  p.watts = 0;
+  p.containers.forEach(clearWatts);
+};
+
 const CHECKPOINT_VERSION = 1;
 
 interface Checkpoint {
@@ -89,13 +97,11 @@ export class EnergyLedger {
   constructor(private readonly opts: { retentionMs: number; maxPods: number }) {}
 
   apply(iv: LedgerInterval): void {
-    for (const p of this.pods.values()) {
-      p.watts = 0;
-      for (const c of p.containers.values()) c.watts = 0;
-    }
-    for (const w of this.workloads.values()) w.watts = 0;
-    for (const s of this.system.values()) s.watts = 0;
-    for (const z of this.zones.values()) z.watts = 0;
+    // forEach, not for-of: no iterator result object per entry (hundreds per interval until the JIT removes them).
+    this.pods.forEach(clearPodWatts);
+    this.workloads.forEach(clearWatts);
+    this.system.forEach(clearWatts);
+    this.zones.forEach(clearWatts);
 
     const overflow = { watts: 0, cpu: 0, sw: 0 };
     for (const c of iv.containers) {

@@ -39,6 +39,22 @@ const F_CYC = VALUE_FIELDS.indexOf('cycles');
 const F_INS = VALUE_FIELDS.indexOf('instructions');
 const F_MISS = VALUE_FIELDS.indexOf('cache_misses');
 
+function countersOf(info: ReturnType<NativeSession['info']>): Record<CounterName, CounterStatus> {
+  const pmu = (name: 'cycles' | 'instructions' | 'cache_misses'): CounterStatus => {
+    const reason = info.pmu[name];
+    if (reason !== null) return { live: false, detail: reason };
+    return { live: true, detail: info.pmuStandIn ? 'software cpu-clock stand-in (test mode), ns' : 'perf-event array read at each switch' };
+  };
+  return {
+    cpu_time: { live: true, detail: "growth of each task's se.sum_exec_runtime since it was last charged (the clock cpu.stat uses)" },
+    context_switches: { live: true, detail: 'sched_switch count (switched-out task)' },
+    cycles: pmu('cycles'),
+    instructions: pmu('instructions'),
+    cache_misses: pmu('cache_misses'),
+    cpu_pressure: { live: false, detail: 'not measured by the eBPF program' },
+  };
+}
+
 /** Classic tracepoints attach through tracefs; mount it if the kernel has it but nobody mounted it yet. */
 export function ensureTracefs(): string | null {
   if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return null;
@@ -68,6 +84,10 @@ export class EbpfCollector implements Collector {
   /** Ids seen gone in the previous reading: freed after this reading has reported them once more. */
   private pendingFree: string[] = [];
   private closed = false;
+  /** What loaded never changes after open: asked of the addon once, not at every reading and report. */
+  private readonly info: ReturnType<NativeSession['info']>;
+  private readonly counterStatus: Record<CounterName, CounterStatus>;
+  private statusFor: { batched: boolean | null; status: CollectorStatus } | null = null;
 
   private constructor(
     private readonly session: NativeSession,
@@ -75,7 +95,10 @@ export class EbpfCollector implements Collector {
     private readonly attempts: CollectorStatus['attempts'],
     private readonly batchedRef: { batched: boolean | null },
     private readonly liveCheckMs: number,
-  ) {}
+  ) {
+    this.info = session.info();
+    this.counterStatus = countersOf(this.info);
+  }
 
   /** Tries each program variant in order; the result names what loaded, or every reason nothing did. */
   static open(opts: EbpfOptions): { collector: EbpfCollector } | { attempts: CollectorStatus['attempts'] } {
@@ -110,7 +133,13 @@ export class EbpfCollector implements Collector {
   }
 
   status(): CollectorStatus {
-    const info = this.session.info();
+    const batched = this.batchedRef.batched;
+    if (this.statusFor?.batched !== batched) this.statusFor = { batched, status: this.describe() };
+    return this.statusFor.status;
+  }
+
+  private describe(): CollectorStatus {
+    const info = this.info;
     const parts = [VARIANT_NAMES[info.variant]];
     parts.push(info.exitHook === null ? 'exit flush' : `no exit flush (${info.exitHook})`);
     parts.push(info.flush === null ? `${info.flushHz} Hz flush` : `no periodic flush (${info.flush})`);
@@ -119,20 +148,7 @@ export class EbpfCollector implements Collector {
   }
 
   counters(): Record<CounterName, CounterStatus> {
-    const info = this.session.info();
-    const pmu = (name: 'cycles' | 'instructions' | 'cache_misses'): CounterStatus => {
-      const reason = info.pmu[name];
-      if (reason !== null) return { live: false, detail: reason };
-      return { live: true, detail: info.pmuStandIn ? 'software cpu-clock stand-in (test mode), ns' : 'perf-event array read at each switch' };
-    };
-    return {
-      cpu_time: { live: true, detail: "growth of each task's se.sum_exec_runtime since it was last charged (the clock cpu.stat uses)" },
-      context_switches: { live: true, detail: 'sched_switch count (switched-out task)' },
-      cycles: pmu('cycles'),
-      instructions: pmu('instructions'),
-      cache_misses: pmu('cache_misses'),
-      cpu_pressure: { live: false, detail: 'not measured by the eBPF program' },
-    };
+    return this.counterStatus;
   }
 
   async read(): Promise<CollectorReading> {
@@ -157,15 +173,15 @@ export class EbpfCollector implements Collector {
     this.pendingFree = [];
     const out: CgroupSample[] = [];
     const n = VALUE_FIELDS.length;
-    const info = this.session.info();
+    const pmu = this.info.pmu;
     for (let i = 0; i < idStrings.length; i++) {
       const id = idStrings[i] as string;
       const exited = !this.live.has(id);
-      const v = (f: number): number => values[i * n + f] as number;
-      const counters: Counters = { cpuSeconds: v(F_CPU) / 1e9, contextSwitches: v(F_SW) };
-      if (info.pmu.cycles === null) counters.cycles = v(F_CYC);
-      if (info.pmu.instructions === null) counters.instructions = v(F_INS);
-      if (info.pmu.cache_misses === null) counters.cacheMisses = v(F_MISS);
+      const o = i * n;
+      const counters: Counters = { cpuSeconds: (values[o + F_CPU] as number) / 1e9, contextSwitches: values[o + F_SW] as number };
+      if (pmu.cycles === null) counters.cycles = values[o + F_CYC] as number;
+      if (pmu.instructions === null) counters.instructions = values[o + F_INS] as number;
+      if (pmu.cache_misses === null) counters.cacheMisses = values[o + F_MISS] as number;
       out.push({ id, path: this.paths.get(id) ?? null, exited, counters });
       if (exited && !toFree.includes(id)) this.pendingFree.push(id);
     }
@@ -185,8 +201,11 @@ export class EbpfCollector implements Collector {
   private stillThere(id: string): boolean {
     const path = this.paths.get(id);
     if (path === undefined) return false;
-    const st = statSync(join(this.v2Path, path), { bigint: true, throwIfNoEntry: false });
-    return st?.ino.toString() === id;
+    // Ids below 2^53 (all in practice: a 32-bit inode number plus a wrap count above it) compare exactly as numbers,
+    // without a BigInt per field of a BigIntStats for each of 200 cgroups at every check.
+    const n = Number(id);
+    if (n > Number.MAX_SAFE_INTEGER) return statSync(join(this.v2Path, path), { bigint: true, throwIfNoEntry: false })?.ino.toString() === id;
+    return statSync(join(this.v2Path, path), { throwIfNoEntry: false })?.ino === n;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 // Two readings in, one node report out: cumulative counters as read, rates over the interval between them, cgroups
 // grouped into pods. Pure: the caller supplies the readings, the collector's status and the pod lookup.
 import type { CgroupOwner, CgroupReport, Counters, NodeReport, PodReport } from '../../shared/wire/agent.js';
-import type { CollectorReading } from '../collector/types.js';
+import type { CgroupSample, CollectorReading } from '../collector/types.js';
 import { parseCgroupPath } from '../resource/cgroup-path.js';
 import type { PodMeta } from '../resource/pods.js';
 
@@ -51,16 +51,35 @@ export function addCounters(into: Counters, add: Counters): void {
   }
 }
 
+function countersById(reading: CollectorReading): Map<string, Counters> {
+  const m = new Map<string, Counters>();
+  for (const c of reading.cgroups) m.set(c.id, c.counters);
+  return m;
+}
+
 export function buildReport(prev: CollectorReading | null, cur: CollectorReading, ctx: ReportContext): NodeReport {
   const seconds = prev === null ? 0 : Math.max(0, (cur.monotonicNs - prev.monotonicNs) / 1e9);
-  const before = new Map<string, Counters>();
-  if (prev !== null) for (const c of prev.cgroups) before.set(c.id, c.counters);
+  // Collectors list cgroups in the same order from one reading to the next (the eBPF map's, the walk's), so the
+  // previous sample is looked for at the same index first; a map of the previous reading is built only when it is
+  // not there.
+  let before: Map<string, Counters> | null = null;
   const cgroups: CgroupReport[] = [];
   const pods = new Map<string, PodReport>();
-  for (const c of cur.cgroups) {
+  const podList: PodReport[] = [];
+  for (let i = 0; i < cur.cgroups.length; i++) {
+    const c = cur.cgroups[i] as CgroupSample;
     const owner = c.path === null ? { kind: 'group' as const, name: `cgroup-id:${c.id}` } : (ctx.ownerOf ?? parseCgroupPath)(c.path);
     // Before the first interval there is nothing to compare with: rates are 0 rather than since-boot averages.
-    const rates = prev === null ? ratesBetween(c.counters, c.counters, 0) : ratesBetween(before.get(c.id) ?? null, c.counters, seconds);
+    let rates: Counters;
+    if (prev === null) rates = ratesBetween(c.counters, c.counters, 0);
+    else {
+      const same = prev.cgroups[i];
+      if (same !== undefined && same.id === c.id) rates = ratesBetween(same.counters, c.counters, seconds);
+      else {
+        before ??= countersById(prev);
+        rates = ratesBetween(before.get(c.id) ?? null, c.counters, seconds);
+      }
+    }
     cgroups.push({ id: c.id, path: c.path, exited: c.exited, owner, cumulative: c.counters, rates });
     if (owner.kind !== 'pod' || owner.podUid === undefined) continue;
     let pod = pods.get(owner.podUid);
@@ -78,6 +97,7 @@ export function buildReport(prev: CollectorReading | null, cur: CollectorReading
         rates: zeroLike(rates),
       };
       pods.set(owner.podUid, pod);
+      podList.push(pod);
     }
     if (owner.containerId !== undefined && !pod.containers.includes(owner.containerId)) pod.containers.push(owner.containerId);
     addCounters(pod.cumulative, c.counters);
@@ -93,6 +113,6 @@ export function buildReport(prev: CollectorReading | null, cur: CollectorReading
     droppedCgroups: cur.dropped,
     kubernetes: ctx.kubernetes,
     cgroups,
-    pods: [...pods.values()],
+    pods: podList,
   };
 }
