@@ -1,6 +1,8 @@
 // Health latency and memory under pressure: 50 clients send full-object prioritize requests (500 realistic Nodes,
 // ~2.9 MB each) as fast as they are answered, for a fixed time, while a prober in a process of its own (probe.ts)
-// GETs /healthz every 50 ms on its own connection. Run against the extender and against the floor (bare Fastify,
+// GETs /healthz and /readyz in turn every 50 ms, on a connection of its own per port: the extender's health port
+// (its health thread, what kubelet probes) and its main port (answered by the main event loop), the floor's one port,
+// and an idle control server in a process of its own (what the machine alone does to a probe at that moment). Run against the extender and against the floor (bare Fastify,
 // Node defaults, no load shedding), each in its own process, so the ratio is measured in the same run. RSS is read
 // from /proc before, during and after. Results: bench/results/extender-pressure.json.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,10 +35,27 @@ function call(agent: Agent, port: number, method: string, path: string, payload?
   });
 }
 
-async function measure(which: 'extender' | 'floor') {
-  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, 'pressure-server.js'), which], { stdio: ['ignore', 'pipe', 'inherit'] });
+interface ProbeResult {
+  ok: number[];
+  failed: number[];
+  slow: { at: number; path: string; ms: number }[];
+}
+
+function probeStats({ ok, failed, slow }: ProbeResult) {
+  const sorted = [...ok].sort((a, b) => a - b);
+  return { probes: ok.length + failed.length, failed: failed.length, p50ms: pct(sorted, 50), p99ms: pct(sorted, 99), maxms: sorted.at(-1) ?? NaN, over100ms: slow.length, slow };
+}
+
+async function startServer(which: 'extender' | 'floor' | 'idle'): Promise<{ child: ChildProcess; port: number; healthPort: number | null }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'pressure-server.js'), which], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const { port } = JSON.parse(line.toString()) as { port: number };
+  return { child, ...(JSON.parse(line.toString()) as { port: number; healthPort: number | null }) };
+}
+
+async function measure(which: 'extender' | 'floor') {
+  const { child, port, healthPort } = await startServer(which);
+  // Probed alongside, taking no load: what the machine alone does to a probe's latency at that moment.
+  const idle = await startServer('idle');
   const pid = child.pid as number;
   await sleep(500);
   const rssBefore = rssMiB(pid);
@@ -44,10 +63,11 @@ async function measure(which: 'extender' | 'floor') {
   const loadAgent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const deadline = performance.now() + SECONDS * 1000;
   const statuses = new Map<number, number>();
-  const prober = spawn(process.execPath, [join(import.meta.dirname, 'probe.js'), String(port), String(SECONDS), '50', String(pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const targets = [...(healthPort === null ? [] : [`healthPort=${healthPort}`]), `mainPort=${port}`, `idleServer=${idle.port}`];
+  const prober = spawn(process.execPath, [join(import.meta.dirname, 'probe.js'), String(SECONDS), '50', String(pid), ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
   let probeOut = '';
   prober.stdout!.on('data', (d: Buffer) => (probeOut += d.toString()));
-  const probed = once(prober, 'exit');
+  const proberExit = once(prober, 'exit');
   const load = Array.from({ length: CLIENTS }, async () => {
     while (performance.now() < deadline) {
       const r = await call(loadAgent, port, 'POST', '/prioritize', body);
@@ -57,9 +77,10 @@ async function measure(which: 'extender' | 'floor') {
   await Promise.all(load);
   const rssEnd = rssMiB(pid);
   loadAgent.destroy();
-  await probed;
-  const { ok: health, failed: healthFailures, rssPeakMiB } = JSON.parse(probeOut) as { ok: number[]; failed: number[]; rssPeakMiB: number };
+  await proberExit;
+  const { targets: probed, rssPeakMiB } = JSON.parse(probeOut) as { targets: Record<string, ProbeResult>; rssPeakMiB: number };
   const rssPeak = Math.max(rssBefore, rssPeakMiB, rssEnd);
+  idle.child.kill('SIGTERM');
   await sleep(10_000);
   const rssAfter = rssMiB(pid);
   // The extender's parse workers exit after 30 s idle (protocol/parse-pool.ts), giving their heaps back.
@@ -67,32 +88,30 @@ async function measure(which: 'extender' | 'floor') {
   const rssAfter40 = rssMiB(pid);
   child.kill('SIGTERM');
   await once(child, 'exit');
-  health.sort((a, b) => a - b);
   return {
     server: which,
-    healthProbes: health.length,
-    healthFailed: healthFailures.length,
-    healthP50ms: pct(health, 50),
-    healthP99ms: pct(health, 99),
-    healthMaxms: health.at(-1) ?? NaN,
-    healthOver100ms: health.filter((ms) => ms > 100).length,
+    probes: Object.fromEntries(Object.entries(probed).map(([name, r]) => [name, probeStats(r)])),
     prioritizeByStatus: Object.fromEntries(statuses),
     rssMiB: { before: rssBefore, peak: rssPeak, endOfLoad: rssEnd, after10s: rssAfter, after40s: rssAfter40 },
   };
 }
 
-const floor = await measure('floor');
+// `--only extender` skips the floor (for tracing the extender alone; the results file then has no ratio).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const loadavgAtStart = loadavg();
+const floor = only === 'extender' ? null : await measure('floor');
 const extender = await measure('extender');
 const result = {
   benchmark: 'extender-pressure',
   at: new Date().toISOString(),
-  machine: { node: process.version, loadavg: loadavg() },
+  machine: { node: process.version, loadavgAtStart, loadavgAtEnd: loadavg() },
   clients: CLIENTS,
   seconds: SECONDS,
   bodyBytes: body.length,
   floor,
   extender,
-  healthP99VsFloor: extender.healthP99ms / floor.healthP99ms,
+  // kubelet probes the health port; the floor has only its one port.
+  healthP99VsFloor: floor ? (extender.probes.healthPort?.p99ms ?? NaN) / (floor.probes.mainPort?.p99ms ?? NaN) : null,
 };
 mkdirSync(resultsDir(), { recursive: true });
 writeFileSync(join(resultsDir(), 'extender-pressure.json'), `${JSON.stringify(result, null, 2)}\n`);

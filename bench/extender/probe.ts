@@ -1,18 +1,20 @@
 // The pressure benchmark's health prober, in a process of its own: timed from the load generator's event loop, a
-// probe would also count the generator's own stalls (it writes 50 bodies of 3 MB) as the server's. GETs
-// http://127.0.0.1:PORT/healthz every INTERVAL ms on one keep-alive connection for SECONDS, sampling the server's
-// RSS (pid SERVER_PID) each time; prints {"ok":[ms…],"failed":[ms…],"rssPeakMiB":N} when done.
+// probe would also count the generator's own stalls (it writes 50 bodies of 3 MB) as the server's. Usage:
+// probe.js SECONDS INTERVAL SERVER_PID NAME=PORT…: for each target, on one keep-alive connection of its own, GETs
+// /healthz and /readyz in turn every INTERVAL ms for SECONDS, the targets independently of each other; samples the
+// server's RSS each time. Prints {"targets":{NAME:{"ok":[ms…],"failed":[ms…],"slow":[{at,path,ms}…]}},"rssPeakMiB":N}.
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 
-const [port, seconds, interval, pid] = process.argv.slice(2).map(Number) as [number, number, number, number];
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const [seconds, interval, pid] = process.argv.slice(2, 5).map(Number) as [number, number, number];
+const targets = process.argv.slice(5).map((t) => t.split('=') as [string, string]);
 const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const PATHS = ['/healthz', '/readyz'];
 
-function probe(): Promise<{ status: number; ms: number }> {
+function probe(agent: Agent, port: number, path: string): Promise<{ status: number; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
     });
@@ -21,15 +23,26 @@ function probe(): Promise<{ status: number; ms: number }> {
   });
 }
 
-const ok: number[] = [];
-const failed: number[] = [];
 let rssPeakMiB = rssMiB();
 const deadline = performance.now() + seconds * 1000;
-while (performance.now() < deadline) {
-  const r = await probe();
-  (r.status === 200 ? ok : failed).push(r.ms);
-  rssPeakMiB = Math.max(rssPeakMiB, rssMiB());
-  await new Promise((res) => setTimeout(res, interval));
-}
-agent.destroy();
-process.stdout.write(`${JSON.stringify({ ok, failed, rssPeakMiB })}\n`);
+const results = await Promise.all(
+  targets.map(async ([name, port]) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ok: number[] = [];
+    const failed: number[] = [];
+    /** Probes over 100 ms, with their wall-clock start (epoch ms), to line up against the server's own traces. */
+    const slow: { at: number; path: string; ms: number }[] = [];
+    for (let i = 0; performance.now() < deadline; i++) {
+      const path = PATHS[i % PATHS.length] as string;
+      const at = Date.now();
+      const r = await probe(agent, Number(port), path);
+      (r.status === 200 ? ok : failed).push(r.ms);
+      if (r.ms > 100) slow.push({ at, path, ms: Math.round(r.ms) });
+      rssPeakMiB = Math.max(rssPeakMiB, rssMiB());
+      await new Promise((res) => setTimeout(res, interval));
+    }
+    agent.destroy();
+    return [name, { ok, failed, slow }] as const;
+  }),
+);
+process.stdout.write(`${JSON.stringify({ targets: Object.fromEntries(results), rssPeakMiB })}\n`);

@@ -38,7 +38,7 @@ export async function buildExtender(config: ExtenderConfig, deps: ExtenderDeps):
   await app.register(metricsPlugin);
   for (const register of deps.registerMetrics ?? []) register(app.getDecorator<ExtenderMetrics>('extenderMetrics').registry);
   await app.register(scoringPlugin, { scorer: deps.scorer, inventory: deps.inventory, explainMaxNodeEntries: config.explainMaxNodeEntries, assumedPodTtlMs: config.powerCaps.assumedPodTtlSeconds * 1000 });
-  await app.register(health);
+  await app.register(health, { maxLoopLagMs: config.serving.maxLoopLagMs, timeouts: config.serving });
   await app.register(explainRoute);
   await app.register(webhooks, {
     urlPrefix: config.urlPrefix,

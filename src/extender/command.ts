@@ -6,6 +6,7 @@ import { WS_ERR_CONFIG_INVALID } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { DEFAULT_PORTS } from '../shared/names.js';
 import { buildExtender } from './app.js';
+import type { HealthServer } from './routes/health.js';
 import { staticInventory, type NodeInventory } from './nodes/inventory.js';
 import { findKubeconfig, kubeInventory } from './nodes/kube.js';
 import * as live from './live/scorer.js';
@@ -23,7 +24,8 @@ import type { Registry } from 'prom-client';
 const USAGE = `usage: wattsched extender [--config FILE] [--port ${DEFAULT_PORTS.extender}] [--host 0.0.0.0] [--log-level info]
 
 Serves the kube-scheduler extender webhooks (filter, prioritize, preempt), /healthz, /readyz, /metrics and
-/explain/{namespace}/{pod}. Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
+/explain/{namespace}/{pod}, and /healthz, /readyz for kubelet probes on serving.healthPort (a free port unless set;
+the chart sets ${DEFAULT_PORTS.extenderHealth}). Settings come from FILE (YAML or JSON), then WATTSCHED_EXTENDER_* environment
 variables (e.g. WATTSCHED_EXTENDER_BODY_LIMIT_BYTES, WATTSCHED_EXTENDER_TLS__CERT_FILE), then flags.
 Live node state and workload profiles come from the agents listed in telemetry.agents (see docs/extender.md).`;
 
@@ -106,5 +108,6 @@ export async function main(argv: string[]): Promise<void> {
   closeOnSignal(app, log);
 
   const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length, profiles: profiles.source }, 'extender listening');
+  const healthPort = await app.getDecorator<HealthServer>('healthServer').listen({ port: config.serving.healthPort, host: config.host });
+  log.info({ address, healthPort, tls: Boolean(config.tls.certFile), mTLS: Boolean(config.tls.clientCAFile), urlPrefix: config.urlPrefix || '/', scorer: scorer.name, inventory: inventory.source, agents: config.telemetry.agents.length, profiles: profiles.source }, 'extender listening');
 }

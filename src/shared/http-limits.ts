@@ -33,16 +33,22 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 5_000
 /** How often Node checks request and header deadlines; a slow client is cut at most this long after its deadline. */
 const DEADLINE_CHECK_MS = 500;
 
+/** The timeouts as node:http server options (for a server made without Fastify). */
+export function nodeServerTimeouts(t: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS) {
+  return {
+    headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs),
+    requestTimeout: t.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(DEADLINE_CHECK_MS, t.requestTimeoutMs),
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+  };
+}
+
 /**
  * Fastify constructor options that apply the timeouts, merged into the TLS options when serving HTTPS (Fastify then
  * passes those, not `http`, to the server constructor).
  */
 export function serverTimeoutOptions(t: ServerTimeouts = DEFAULT_SERVER_TIMEOUTS, https?: HttpsOptions): Partial<FastifyServerOptions> & { https?: HttpsOptions } {
-  const node = {
-    headersTimeout: Math.min(t.headersTimeoutMs, t.requestTimeoutMs),
-    requestTimeout: t.requestTimeoutMs,
-    connectionsCheckingInterval: Math.min(DEADLINE_CHECK_MS, t.requestTimeoutMs),
-  };
+  const { keepAliveTimeout: _, ...node } = nodeServerTimeouts(t);
   return {
     requestTimeout: t.requestTimeoutMs,
     keepAliveTimeout: t.keepAliveTimeoutMs,

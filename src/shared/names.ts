@@ -23,6 +23,8 @@ export const ANNOTATIONS = {
 
 export const DEFAULT_PORTS = {
   extender: 8888,
+  /** The extender's health thread (/healthz, /readyz for kubelet probes). */
+  extenderHealth: 8889,
   agent: 9102,
   modelServer: 8100,
 } as const;

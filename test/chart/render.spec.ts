@@ -76,11 +76,14 @@ describe('defaults', () => {
     expect(c.env.find((e: Manifest) => e.name === 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
   });
 
-  it('extender: 2 replicas, a PDB over them, readiness on /readyz, spread across nodes', () => {
+  it('extender: 2 replicas, a PDB over them, readiness on /readyz of the health port, spread across nodes', () => {
     const d = find(ms, 'Deployment', 'wattsched-extender');
     expect(d.spec.replicas).toBe(2);
     const c = podSpec(d).containers[0];
-    expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', scheme: 'HTTP' });
+    expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'health', scheme: 'HTTP' });
+    expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'health', scheme: 'HTTP' });
+    expect(c.ports).toEqual([{ name: 'webhook', containerPort: 8888 }, { name: 'health', containerPort: 8889 }]);
+    expect(c.env.find((e: Manifest) => e.name === 'WATTSCHED_EXTENDER_SERVING__HEALTH_PORT').value).toBe('8889');
     const anti = podSpec(d).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
     expect(anti.topologyKey).toBe('kubernetes.io/hostname');
     const pdb = find(ms, 'PodDisruptionBudget', 'wattsched-extender');
@@ -127,7 +130,8 @@ describe('switches', () => {
     expect(find(ms, 'Issuer', 'wattsched-selfsigned').spec).toEqual({ selfSigned: {} });
     const ext = podSpec(find(ms, 'Deployment', 'wattsched-extender'));
     expect(ext.volumes.find((v: Manifest) => v.name === 'tls').secret.secretName).toBe(cert.spec.secretName);
-    expect(ext.containers[0].readinessProbe.httpGet.scheme).toBe('HTTPS');
+    // The webhook port serves HTTPS; the probes go to the health thread's plain-HTTP port.
+    expect(ext.containers[0].readinessProbe.httpGet).toMatchObject({ port: 'health', scheme: 'HTTP' });
     const sched = podSpec(find(ms, 'Deployment', 'wattsched-scheduler'));
     expect(sched.volumes.find((v: Manifest) => v.name === 'tls-ca').secret).toEqual({ secretName: cert.spec.secretName, items: [{ key: 'ca.crt', path: 'ca.crt' }] });
   });

@@ -4,26 +4,15 @@
 // parse and a heap full of Node objects, so health probes keep answering and major GCs stay small. Bounded: the
 // admission caps (serving/admission.ts) limit how many bodies can be waiting, and the pool's own queue refuses
 // past that as overload. Idle threads exit, so their heaps go back to the system after a burst.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { WS_ERR_OVERLOADED } from '../../shared/errors.js';
 import { NamesCache, parseExtenderArgs, type ArgsResult } from './args.js';
 import type { ParseJob } from './parse-worker.js';
+import { workerScriptUrl } from '../serving/worker-url.js';
 
 /** Bodies at least this large go to a worker; smaller ones (names mode, small clusters) cost less than the hop. */
 export const OFFLOAD_BYTES = 256 * 1024;
-
-/** Under vitest this file is TypeScript next to no .js, so the built worker in dist/ is used (setup builds it). */
-function workerUrl(): string {
-  const here = new URL('./parse-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here.href;
-  let root = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
-  return pathToFileURL(join(root, 'dist', 'src', 'extender', 'protocol', 'parse-worker.js')).href;
-}
 
 export interface ParsePoolOptions {
   /** Worker threads at most; default: one less than the CPUs, at least 1, at most 4. */
@@ -43,7 +32,7 @@ export class ParsePool {
 
   constructor(opts: ParsePoolOptions = {}) {
     const threads = opts.threads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
-    this.pool = new Piscina({ filename: workerUrl(), minThreads: 0, maxThreads: threads, idleTimeout: opts.idleTimeoutMs ?? 30_000, maxQueue: opts.maxQueue ?? 64, recordTiming: false });
+    this.pool = new Piscina({ filename: workerScriptUrl(import.meta.url, 'parse-worker.js').href, minThreads: 0, maxThreads: threads, idleTimeout: opts.idleTimeoutMs ?? 30_000, maxQueue: opts.maxQueue ?? 64, recordTiming: false });
   }
 
   /**

@@ -67,6 +67,18 @@ export const ExtenderConfigSchema = Type.Object(
         maxBufferedBytes: Type.Integer({ minimum: 1024, default: 128 * 1024 * 1024 }),
         /** Retry-After on a 503 (kube-scheduler does not read it; other clients may). */
         retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
+        /**
+         * Port of the health thread's /healthz and /readyz (plain HTTP), which kubelet probes: answered without
+         * waiting for the main event loop. 0 (the default) picks a free port, logged at start, so extenders started
+         * side by side (tests, benchmarks) never collide; the chart sets DEFAULT_PORTS.extenderHealth (8889) for its
+         * probes. See docs/extender.md.
+         */
+        healthPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+        /**
+         * The main event loop not having turned for longer than this makes /healthz and /readyz answer 503. 5 s is
+         * kube-scheduler's default extender httpTimeout: a loop stalled that long cannot answer a webhook in time.
+         */
+        maxLoopLagMs: Type.Integer({ minimum: 200, default: 5_000 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -201,5 +213,6 @@ export function extenderConfigProblems(c: ExtenderConfig): string[] {
   const problems: string[] = [];
   if (c.telemetry.forgetAfterSeconds < c.telemetry.staleAfterSeconds) problems.push('telemetry.forgetAfterSeconds: must be at least telemetry.staleAfterSeconds');
   if (c.profiles.source === 'prometheus' && c.profiles.prometheus.url === undefined) problems.push('profiles.prometheus.url: required when profiles.source is prometheus');
+  if (c.serving.healthPort !== 0 && c.serving.healthPort === c.port) problems.push('serving.healthPort: must differ from port (the health thread listens on a port of its own)');
   return problems;
 }
