@@ -151,7 +151,8 @@ describe.skipIf(why !== null)(`Prometheus profile source over a known history${w
         // Waits (bounded) for the process to listen and for its first background query to have answered.
         for (let i = 0; ; i++) {
           const up = await fetch(`${base}/metrics`).then((r) => r.text()).catch(() => '');
-          if (/wattsched_extender_profile_source_up 1\b/.test(up)) break;
+          // The sample line only: the metric's HELP text also begins "1 while Prometheus answered".
+          if (/^wattsched_extender_profile_source_up 1$/m.test(up)) break;
           if (i > 200 || child.exitCode !== null) throw new Error(`extender never reported Prometheus up (exit ${child.exitCode})`);
           await sleep(200);
         }
