@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { WS_ERR_OVERLOADED } from '../../shared/errors.js';
 import { NamesCache, parseExtenderArgs, type ArgsResult } from './args.js';
 import type { ParseJob } from './parse-worker.js';
-import { workerScriptUrl } from '../serving/worker-url.js';
+import { workerScriptUrl } from '../../shared/worker-url.js';
 
 /** Bodies at least this large go to a worker; smaller ones (names mode, small clusters) cost less than the hop. */
 export const OFFLOAD_BYTES = 256 * 1024;

@@ -8,7 +8,7 @@ import type { ServerTimeouts } from '../../shared/http-limits.js';
 import type { HealthIdentity } from './health-answer.js';
 import type { LoopHeartbeat } from './heartbeat.js';
 import type { HealthWorkerData } from './health-worker.js';
-import { workerScriptUrl } from './worker-url.js';
+import { workerScriptUrl } from '../../shared/worker-url.js';
 
 /** How often the main loop beats: small against any useful maxLoopLagMs, and a timer this rare costs nothing. */
 export const BEAT_MS = 100;

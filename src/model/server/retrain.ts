@@ -2,16 +2,14 @@
 // version on the most recent (held-out) windows, and publish only if the candidate is better there. The reading,
 // training and scoring (seconds of CPU for a large store) run in a worker thread (retrain-worker.ts), so the event
 // loop keeps serving; the main thread only hands over file names and publishes the result.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ModelServerConfig } from '../../shared/config/model-server.js';
+import { workerScriptUrl } from '../../shared/worker-url.js';
 import type { ModelMetadata, SampleWindow } from '../../shared/wire/model.js';
 import type { CsvTable } from '../csv.js';
 import { trainFromTable } from '../pipeline.js';
 import { OnnxPowerModel, estimateFromCounters } from '../power-model.js';
-import { buildOnnx, packageRoot } from '../model-file.js';
+import { buildOnnx } from '../model-file.js';
 import { readSegment } from './sample-log.js';
 import type { ModelStore } from './store.js';
 
@@ -116,19 +114,10 @@ export async function runRetrainJob(job: RetrainJob): Promise<RetrainWork> {
   return { ...base, ...sizes, better: true, reason: why, candidate: { onnx: buildOnnx(trained.spec, trained.train.regressor, metadata), metadata } };
 }
 
-/**
- * The worker's module. Under vitest this file is TypeScript source next to no .js, so the built copy in dist/ is
- * used (scripts/setup.sh builds dist before the tests run).
- */
-function workerUrl(): URL {
-  const here = new URL('./retrain-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(here)) ? here : pathToFileURL(join(packageRoot(), 'dist', 'src', 'model', 'server', 'retrain-worker.js'));
-}
-
 /** Runs one job in a fresh worker thread; it exits when done, so nothing of a large training run stays in memory. */
 export function runInWorker(job: RetrainJob): Promise<RetrainWork> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerUrl(), { workerData: job });
+    const worker = new Worker(workerScriptUrl(import.meta.url, 'retrain-worker.js'), { workerData: job });
     let settled = false;
     worker.once('message', (m: { ok: true; work: RetrainWork } | { ok: false; message: string }) => {
       settled = true;

@@ -1,4 +1,4 @@
-// Where a worker thread's script is. Built, it sits next to the module starting it. Under vitest that module is
+// Where a worker thread's script is (the extender's parse pool and health thread, the model server's retraining). Built, it sits next to the module starting it. Under vitest that module is
 // TypeScript with no .js beside it, so the built script in dist/ is used (setup builds it).
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
