@@ -265,9 +265,6 @@ func (e *Extender) Explain(namespace, name string) (*Explanation, error) {
 // Pid is the extender's process id.
 func (e *Extender) Pid() int { return e.cmd.Process.Pid }
 
-// CPUTime is the user+system CPU the extender process has used so far (ProcessCPUTime).
-func (e *Extender) CPUTime() (time.Duration, error) { return ProcessCPUTime(e.cmd.Process.Pid) }
-
 // ProcessCPUTime is the user+system CPU process pid has used so far, from /proc/PID/stat (Linux; its utime and
 // stime fields count USER_HZ ticks, 100 per second on every Linux ABI).
 func ProcessCPUTime(pid int) (time.Duration, error) {

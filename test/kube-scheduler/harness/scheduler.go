@@ -78,9 +78,11 @@ func Start(ctx context.Context, opts StartOptions) (*Cluster, error) {
 	for _, n := range opts.Nodes {
 		objs = append(objs, n.Object())
 	}
-	client := fake.NewClientset(objs...)
+	var client *fake.Clientset
 	if opts.Lean {
 		client = fake.NewSimpleClientset(objs...) //nolint:staticcheck // see StartOptions.Lean
+	} else {
+		client = fake.NewClientset(objs...)
 	}
 	c := &Cluster{
 		Client:        client,
