@@ -52,7 +52,7 @@ describe('collector selection', () => {
   });
 });
 
-describe.skipIf(!isRoot || !built)('eBPF forced to fail (root, addon built)', () => {
+describe.skipIf(!isRoot || !built)(`eBPF forced to fail (root, addon built)${!isRoot ? ' (skipped: needs root)' : !built ? ' (skipped: the native addon is not built: scripts/setup.d/20-bpf-native.sh)' : ''}`, () => {
   test.for([
     { why: 'object path that does not exist', make: () => join(tmp, 'missing.bpf.o'), want: 'cannot read BPF object' },
     { why: 'object file that is not ELF', make: () => (writeFileSync(join(tmp, 'garbage.o'), 'not an ELF file'), join(tmp, 'garbage.o')), want: 'cannot open BPF object' },
@@ -133,7 +133,7 @@ describe.skipIf(!isRoot || !built)('eBPF forced to fail (root, addon built)', ()
   });
 });
 
-describe.skipIf(!built)('kernel/user contract', () => {
+describe.skipIf(!built)(`kernel/user contract${built ? '' : ' (skipped: the native addon is not built: scripts/setup.d/20-bpf-native.sh)'}`, () => {
   test('the addon, the TypeScript decoder and bpf/cgroup_counters.h agree on the value layout', () => {
     if ('error' in addon) return;
     const header = readFileSync(join(packageRoot(), 'bpf', 'cgroup_counters.h'), 'utf8');

@@ -349,7 +349,8 @@ describe('through the extender: agents report hardware, /explain and /metrics na
 });
 
 const extenderCommand = join(fileURLToPath(new URL('../../../', import.meta.url)), 'dist/src/extender/command.js');
-test.skipIf(!existsSync(extenderCommand) || !existsSync('/proc/self/maps'))('an extender with no node model loaded does not map onnxruntime', () => {
+const mapsSkip = !existsSync(extenderCommand) ? ' (skipped: needs the built dist/, npm run build)' : !existsSync('/proc/self/maps') ? ' (skipped: needs /proc/self/maps, Linux)' : '';
+test.skipIf(mapsSkip !== '')(`an extender with no node model loaded does not map onnxruntime${mapsSkip}`, () => {
   const out = execFileSync(process.execPath, ['-e', `import(${JSON.stringify(extenderCommand)}).then(() => process.stdout.write(String(/onnxruntime/.test(require('fs').readFileSync('/proc/self/maps', 'utf8')))))`], { encoding: 'utf8' });
   expect(out).toBe('false');
 });
