@@ -89,8 +89,8 @@ export class EbpfCollector implements Collector {
   private readonly counterStatus: Record<CounterName, CounterStatus>;
   private statusFor: { batched: boolean | null; status: CollectorStatus } | null = null;
   /** The previous map read, to tell which cgroups ran since (see read()). */
-  private prevIds = new BigUint64Array(0);
-  private prevValues = new Float64Array(0);
+  private prevIds: BigUint64Array = new BigUint64Array(0);
+  private prevValues: Float64Array = new Float64Array(0);
 
   private constructor(
     private readonly session: NativeSession,
