@@ -91,6 +91,7 @@ export class EbpfCollector implements Collector {
   /** The previous map read, to tell which cgroups ran since (see read()). */
   private prevIds: BigUint64Array = new BigUint64Array(0);
   private prevValues: Float64Array = new Float64Array(0);
+  private prevIdStrings: string[] = [];
 
   private constructor(
     private readonly session: NativeSession,
@@ -158,7 +159,10 @@ export class EbpfCollector implements Collector {
     const at = monotonicNs();
     const { ids, values, batched } = this.session.read();
     this.batchedRef.batched = batched;
-    const idStrings = Array.from(ids, (id) => id.toString());
+    // The map lists its entries in the same order from one read to the next: an id at the same place as before
+    // keeps its string (a BigInt to string conversion per cgroup per read otherwise).
+    const idStrings: string[] = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) idStrings[i] = i < this.prevIds.length && ids[i] === this.prevIds[i] ? (this.prevIdStrings[i] as string) : (ids[i] as bigint).toString();
     // Walk or check after the map read: a cgroup missing then was removed before, so its entry cannot still grow
     // except for a dying task's last slice, which the one-reading grace before freeing catches. Walk only when an
     // id has no name yet; otherwise check the named ones for removal every liveCheckMs.
@@ -183,6 +187,7 @@ export class EbpfCollector implements Collector {
       this.lastWalkNs = at;
     }
     this.prevIds = ids;
+    this.prevIdStrings = idStrings;
     this.prevValues = values;
     const toFree = this.pendingFree;
     this.pendingFree = [];
