@@ -4,7 +4,8 @@
 // Failures are counted by outcome; each kind of failure is logged once until a patch succeeds again (a missing RBAC
 // grant would otherwise log once per pod).
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { totalsCounter } from './totals-counter.js';
 
 export interface PodRef {
   readonly namespace: string;
@@ -15,7 +16,6 @@ export interface PodRef {
 export type PatchFn = (pod: PodRef, body: { metadata: { annotations: Record<string, string> } }) => Promise<void>;
 
 export type PatchOutcome = 'ok' | 'forbidden' | 'not_found' | 'rejected' | 'error' | 'dropped';
-const OUTCOMES: readonly PatchOutcome[] = ['ok', 'forbidden', 'not_found', 'rejected', 'error', 'dropped'];
 
 export function classify(err: unknown): Exclude<PatchOutcome, 'ok' | 'dropped'> {
   const code = (err as { code?: unknown } | null)?.code;
@@ -148,19 +148,12 @@ export class AnnotationQueue {
   }
 
   registerMetrics(registry: Registry, names: { patches: string; queued: string }): void {
-    const counts = this.counts;
-    const seen: Record<string, number> = {};
-    new Counter({
+    totalsCounter({
       name: names.patches,
       help: 'Pod annotation patches by outcome: ok, forbidden (RBAC), not_found (pod gone), rejected, error, dropped (queue full).',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        for (const o of OUTCOMES) {
-          this.inc({ outcome: o }, counts[o] - (seen[o] ?? 0));
-          seen[o] = counts[o];
-        }
-      },
+      registry,
+      labelName: 'outcome',
+      read: () => this.counts,
     });
     const self = this;
     new Gauge({

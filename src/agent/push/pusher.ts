@@ -4,12 +4,13 @@
 // server acknowledges or refuses it, so a retry after a lost acknowledgement is stored once.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 import type { NodeReport } from '../../shared/wire/agent.js';
 import type { SampleBatch, SampleWindow } from '../../shared/wire/model.js';
 import type { PushOutcome } from './client.js';
 import { SKIP_REASONS, WindowBuilder } from './window.js';
+import { totalsCounter } from '../../shared/totals-counter.js';
 
 export interface PusherOptions {
   client: { post(batch: SampleBatch, key: string): Promise<PushOutcome> };
@@ -154,41 +155,27 @@ export class Pusher {
   register(reg: Registry): void {
     const M = METRICS.agent;
     const stats = this.stats;
-    new Counter({
+    totalsCounter({
       name: M.pushWindows,
       help: 'Windows for the model server by outcome: made, acknowledged, dropped_overflow (queue full), dropped_refused (a 4xx the same body would get again).',
-      labelNames: ['result'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc({ result: 'made' }, stats.windowsMade);
-        this.inc({ result: 'acknowledged' }, stats.acknowledged);
-        this.inc({ result: 'dropped_overflow' }, stats.droppedOverflow);
-        this.inc({ result: 'dropped_refused' }, stats.droppedRefused);
-      },
+      registry: reg,
+      labelName: 'result',
+      read: () => ({ made: stats.windowsMade, acknowledged: stats.acknowledged, dropped_overflow: stats.droppedOverflow, dropped_refused: stats.droppedRefused }),
     });
     const skipped = this.builder.skipped;
-    new Counter({
+    totalsCounter({
       name: M.pushSkippedIntervals,
       help: 'Intervals not sent to the model server: estimated (the watts are the model estimate, no meter), no_power, source_changed, gpu_model_unknown.',
-      labelNames: ['reason'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        for (const r of SKIP_REASONS) this.inc({ reason: r }, skipped.get(r) ?? 0);
-      },
+      registry: reg,
+      labelName: 'reason',
+      read: () => Object.fromEntries(SKIP_REASONS.map((r) => [r, skipped.get(r) ?? 0])),
     });
-    new Counter({
+    totalsCounter({
       name: M.pushRequests,
       help: 'Uploads to the model server by result: ok (acknowledged, duplicates included), retry, refused.',
-      labelNames: ['result'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc({ result: 'ok' }, stats.requestsOk);
-        this.inc({ result: 'retry' }, stats.requestsRetry);
-        this.inc({ result: 'refused' }, stats.requestsRefused);
-      },
+      registry: reg,
+      labelName: 'result',
+      read: () => ({ ok: stats.requestsOk, retry: stats.requestsRetry, refused: stats.requestsRefused }),
     });
     const self = this;
     new Gauge({ name: M.pushQueued, help: 'Windows waiting for the model server (queued and in the batch being sent).', registers: [reg], collect() { this.set(self.queued); } });

@@ -11,13 +11,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 import { fetchModel } from '../../shared/model-server-client.js';
 import type { NodeHardware } from '../../shared/wire/model.js';
 import type { PowerCurve } from '../../model/curve.js';
 import type { LoadCurve } from '../../model/load-curve.js';
 import type { PowerModel } from '../../model/power-model.js';
+import { totalsCounter } from '../../shared/totals-counter.js';
 
 /**
  * The model code, imported on first use: onnxruntime's native library costs ~15 MiB of resident memory at import,
@@ -155,19 +156,12 @@ export class NodeModels {
 
   registerMetrics(registry: Registry): void {
     const m = METRICS.extender;
-    const reported = { ok: 0, failed: 0, unusable: 0 };
-    const stats = this.stats;
-    new Counter({
+    totalsCounter({
       name: m.modelServerFetches,
       help: 'Model server lookups by outcome: ok, failed (no answer, an error or a malformed answer), unusable (a model that is not a load curve).',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        for (const k of ['ok', 'failed', 'unusable'] as const) {
-          this.inc({ outcome: k }, stats.fetches[k] - reported[k]);
-          reported[k] = stats.fetches[k];
-        }
-      },
+      registry,
+      labelName: 'outcome',
+      read: () => this.stats.fetches,
     });
     const entries = this.entries;
     new Gauge({

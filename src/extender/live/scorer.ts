@@ -4,8 +4,7 @@
 // evaluated for all nodes waiting on it in one batch, in the background) and the formula is the power-curve scorer's:
 // the lower convex envelope's step mixed with the curve's (CURVE_WEIGHT), so what `wattsched sim` measured of that
 // formula holds here.
-import type { Registry } from 'prom-client';
-import { Counter, Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { ANNOTATIONS, METRICS } from '../../shared/names.js';
 import { DEFAULT_POWER_CURVE, powerAt } from '../../model/curve.js';
 import type { NodeState } from '../nodes/state.js';
@@ -18,6 +17,7 @@ import type { NodeTelemetry, TelemetryState, TelemetryStore } from '../telemetry
 import type { PredictionLedger } from '../telemetry/predictions.js';
 import { curveResolver, hullCache, type NodeCurve } from './curves.js';
 import type { Lookup, NodeModels } from './models.js';
+import { totalsCounter } from '../../shared/totals-counter.js';
 
 export const NAME = 'live';
 
@@ -372,29 +372,18 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     stats,
     registerMetrics(registry: Registry): void {
       const m = METRICS.extender;
-      // Counters follow the scorer's own tallies at scrape time, so scoring stays free of metric calls.
-      let reportedStale = 0;
-      const reported: Record<string, number> = {};
-      new Counter({
+      totalsCounter({
         name: m.staleTelemetry,
         help: "Node scores made neutral because the node agent's telemetry was stale.",
-        registers: [registry],
-        collect() {
-          this.inc(stats.staleNodeScores - reportedStale);
-          reportedStale = stats.staleNodeScores;
-        },
+        registry,
+        read: () => stats.staleNodeScores,
       });
-      new Counter({
+      totalsCounter({
         name: m.demandSource,
         help: 'Pod demand predictions by source (history, annotation, requests, limits, sibling, default-request).',
-        labelNames: ['source'],
-        registers: [registry],
-        collect() {
-          for (const [src, v] of Object.entries(stats.bySource)) {
-            this.inc({ source: src }, v - (reported[src] ?? 0));
-            reported[src] = v;
-          }
-        },
+        registry,
+        labelName: 'source',
+        read: () => stats.bySource,
       });
       new Gauge({
         name: m.telemetryNodes,

@@ -6,12 +6,13 @@
 // a workload yet, the agents' feed (the store this one wraps) answers.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 import type { Workload } from '../../shared/wire/agent.js';
 import type { ProfileSummary, Sample } from './profile.js';
 import type { MemoryStoreLimits, ProfileStore } from './store.js';
 import { WorkloadLru } from './workload-lru.js';
+import { totalsCounter } from '../../shared/totals-counter.js';
 
 export interface PrometheusSourceOptions {
   url: string;
@@ -260,19 +261,12 @@ export class PrometheusProfileStore implements ProfileStore {
   }
 
   registerMetrics(registry: Registry): void {
-    const q = this.queries;
-    const seen = { ok: 0, failed: 0 };
-    new Counter({
+    totalsCounter({
       name: METRICS.extender.profileQueries,
       help: 'Profile queries to Prometheus, by outcome (ok or failed).',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        for (const k of ['ok', 'failed'] as const) {
-          this.inc({ outcome: k }, q[k] - seen[k]);
-          seen[k] = q[k];
-        }
-      },
+      registry,
+      labelName: 'outcome',
+      read: () => this.queries,
     });
     const store = this;
     new Gauge({

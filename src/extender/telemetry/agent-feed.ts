@@ -3,13 +3,14 @@
 // other component is needed.
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { type Registry } from 'prom-client';
 import { METRICS } from '../../shared/names.js';
 import { Compile } from 'typebox/compile';
 import { NodeReportSchema, type NodeReport } from '../../shared/wire/agent.js';
 import type { ProfileStore } from '../profiles/store.js';
 import { telemetryFromReport, type TelemetryStore } from './node-telemetry.js';
 import type { PredictionLedger } from './predictions.js';
+import { totalsCounter } from '../../shared/totals-counter.js';
 
 export interface AgentFeedOptions {
   /**
@@ -134,19 +135,12 @@ export class AgentFeed {
   }
 
   registerMetrics(registry: Registry): void {
-    const polls = this.polls;
-    const seen = { ok: 0, failed: 0 };
-    new Counter({
+    totalsCounter({
       name: METRICS.extender.agentPolls,
       help: 'Polls of agent GET /v1/node, by outcome (ok or failed).',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        for (const k of ['ok', 'failed'] as const) {
-          this.inc({ outcome: k }, polls[k] - seen[k]);
-          seen[k] = polls[k];
-        }
-      },
+      registry,
+      labelName: 'outcome',
+      read: () => this.polls,
     });
   }
 
