@@ -127,7 +127,7 @@ describe('wattsched (the extender as a library)', () => {
     // b 9 × 1,510 + 190 = 13,780 (default plugins: a 70 + 70, b 95 + 95).
     const twins = [node('a', LINEAR), node('b', LINEAR)];
     const t = await p.score(ask(1000), [0, 1], view(twins, [5000, 0]));
-    expect([...t]).toEqual([15_240, 13_780]);
+    expect(Array.from(t)).toEqual([15_240, 13_780]);
   });
   test('always-on: half the concave node’s envelope opens it where greedy sees only its steep first step', async () => {
     // STEEP_KNEE is convex (envelope = curve): 10 W per 1000m up to 50 %, then 70 W. CONCAVE's envelope is the line
