@@ -14,6 +14,11 @@ export interface ParsedArgs {
   readonly mode: 'names' | 'full';
   readonly pod: Pod;
   readonly names: string[];
+  /**
+   * Names mode, when the body's tail held the list (namesFastPath): its JSON text as sent, a valid JSON array of
+   * exactly `names`, which the filter answers with when every candidate passes.
+   */
+  readonly namesJson?: string;
   /** Full mode: each Node as scoring sees it (nothing requested: the Node object does not carry bound pods). */
   readonly nodes?: NodeState[];
   /**
@@ -103,7 +108,7 @@ function namesFastPath(text: string, cache: NamesCache): ArgsResult | undefined 
   const value = canonicalizeExtenderArgs(rest) as Record<string, unknown>;
   value.NodeNames = NO_NAMES;
   if (!checkArgs.Check(value)) return undefined;
-  return { ok: true, args: { mode: 'names', pod: value.Pod as Pod, names } };
+  return { ok: true, args: { mode: 'names', pod: value.Pod as Pod, names, namesJson: namesText } };
 }
 
 /**
