@@ -98,6 +98,10 @@ interface NodeSlot {
   startCurve: NodeCurve | undefined;
   startU: number;
   start: Start | undefined;
+  /** The start point before the last: see startFor. */
+  priorCurve: NodeCurve | undefined;
+  priorU: number;
+  prior: Start | undefined;
 }
 
 /** Nodes a slot map holds before its older half is dropped: far above any cluster's node count. */
@@ -183,7 +187,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     let s = slots.get(node.name);
     if (s === undefined || s.labels !== node.labels || s.annotations !== node.annotations || s.alloc !== node.allocatableMilliCPU) {
       const curve = curveFor(node);
-      s = { labels: node.labels, annotations: node.annotations, alloc: node.allocatableMilliCPU, curve, embedded: curve.embedded === true, t: undefined, report: undefined, base: 0, basisCurve: undefined, basisT: undefined, basisAge: -1, basisSince: -1, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined };
+      s = { labels: node.labels, annotations: node.annotations, alloc: node.allocatableMilliCPU, curve, embedded: curve.embedded === true, t: undefined, report: undefined, base: 0, basisCurve: undefined, basisT: undefined, basisAge: -1, basisSince: -1, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined, priorCurve: undefined, priorU: NaN, prior: undefined };
       slots.set(node.name, s);
     }
     return s;
@@ -204,12 +208,17 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return s.basis;
   };
+  // Two start points per node, the last and the one before: a capped node is judged by the filter with the assumed
+  // pods' CPU added and by prioritize without, so its load alternates between two values from one call to the next.
   const startFor = (s: NodeSlot, c: NodeCurve, alloc: number, uMilli: number): Start => {
-    if (s.startCurve !== c || s.startU !== uMilli || s.start === undefined) {
-      s.startCurve = c;
-      s.startU = uMilli;
-      s.start = startOf(c.curve, c.hull, alloc, uMilli, emptyOff);
-    }
+    if (s.startCurve === c && s.startU === uMilli && s.start !== undefined) return s.start;
+    const prior = s.priorCurve === c && s.priorU === uMilli ? s.prior : undefined;
+    s.priorCurve = s.startCurve;
+    s.priorU = s.startU;
+    s.prior = s.start;
+    s.startCurve = c;
+    s.startU = uMilli;
+    s.start = prior ?? startOf(c.curve, c.hull, alloc, uMilli, emptyOff);
     return s.start;
   };
   // Everything the fast path reads, derived afresh for node i and written to the columns; undefined for a node

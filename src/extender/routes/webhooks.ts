@@ -311,7 +311,7 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
         req.rawBody = null;
         return reply.send(Buffer.concat([encoder.encode('{"Nodes":{"items":'), items, encoder.encode(`},"NodeNames":null${tail}`)]));
       }
-      const survivors = failed.size > 0 ? nodeNamesJson(c.names, keep) : (args.namesJson ?? nodeNamesJson(c.names, keep));
+      const survivors = failed.size === 0 && args.namesJson !== undefined ? args.namesJson : nodeNamesJson(c.names, keep);
       return reply.send(`{"Nodes":null,"NodeNames":${survivors}${tail}` as never);
     },
   );
