@@ -1,6 +1,7 @@
 // Command ksbench measures upstream kube-scheduler throughput and per-pod latency at 1,000 and 5,000 nodes,
-// without an extender, with `wattsched extender` (names mode; full-object mode on request) and with a null
-// extender that does nothing (the ceiling for any extender), at each
+// without an extender, with `wattsched extender` (names mode, with and without the filter verb; full-object mode on
+// request) and with a null extender that does nothing, with and without the filter verb (the ceilings for any
+// extender with those verbs), at each
 // percentageOfNodesToScore asked for (adaptive 0 and the shipped 100 by default), the way scheduler_perf does:
 // throughput from 1 s samples of pods whose nodeName got set, latency from the scheduler's own
 // scheduler_scheduling_attempt_duration_seconds histogram. The baseline is as lean as upstream allows: scheduler.New
@@ -11,7 +12,7 @@
 // and garbage of one case cannot leak into the next.
 //
 // Usage (from test/kube-scheduler): go run ./cmd/ksbench [-nodes 1000,5000] [-pods 1000] [-pct 0,100]
-// [-modes none,names,null] [-rounds 3] [-cpuprofile DIR] [-out FILE]
+// [-modes none,names,names-nofilter,null,null-nofilter] [-rounds 3] [-cpuprofile DIR] [-out FILE]
 // or from the repo root after `npm run build`: node dist/bench/kube-scheduler/run.js
 package main
 
@@ -39,7 +40,7 @@ import (
 // "names-nofilter" is names mode without filterVerb, the shipped config's option for clusters without power caps
 // or budgets (a tenth of this benchmark's nodes carry a cap loose enough that every pod passes it anyway).
 // "null-nofilter" is the null extender without filterVerb: the ceiling for any prioritize-only extender.
-var modes = []string{"none", "names", "null"}
+var modes = []string{"none", "names", "names-nofilter", "null", "null-nofilter"}
 
 type report struct {
 	Benchmark   string       `json:"benchmark"`
