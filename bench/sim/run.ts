@@ -1,9 +1,10 @@
 // `wattsched sim` on the shipped trace and servers in both scenarios, then on traces and server mixes drawn from the
 // shipped files that the scoring was not tuned on. Writes bench/results/sim.json.
-//   npm run build && node dist/bench/sim/run.js [--quick] [--sets legacy,holdout,holdout2,tuning] [--out FILE]
+//   npm run build && node dist/bench/sim/run.js [--quick] [--sets legacy,holdout,holdout2,holdout3,tuning] [--out FILE]
 // `legacy`: the 16+2 cases of the previous report; `holdout`: seeds 201–220 of drawCase, run once after the formula
 // was fixed; `holdout2`: seeds 301–320, drawn fresh and run once after the formula variants of docs/sim.md were
-// judged on the tuning set (not run by default); `tuning`: seeds 1–30, the cases the curve weights were chosen on
+// judged on the tuning set (not run by default); `holdout3`: seeds 401–420, drawn fresh and run once to judge the
+// tie-break among equally cheap nodes against the formula before it (not run by default); `tuning`: seeds 1–30, the cases the curve weights were chosen on
 // (not run by default).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -81,6 +82,7 @@ if (!sets.has('legacy')) drawn.length = 0;
 if (sets.has('tuning')) drawn.push(...seeded('tuning', range(1, quick ? 3 : 30)));
 if (sets.has('holdout')) drawn.push(...seeded('holdout', range(201, quick ? 203 : 220)));
 if (sets.has('holdout2')) drawn.push(...seeded('holdout2', range(301, quick ? 303 : 320)));
+if (sets.has('holdout3')) drawn.push(...seeded('holdout3', range(401, quick ? 403 : 420)));
 
 console.log('shipped data');
 const shippedResults = [];

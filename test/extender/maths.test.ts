@@ -76,6 +76,21 @@ describe('score mapping', () => {
   ] as const)('%j W → %j', ([watts, scores]) => {
     expect([...scoresFromWatts(watts)]).toEqual(scores);
   });
+  test.for([
+    // Equally cheap: only the fullest keeps 10, the other cheapest gets 9; a dearer node keeps its linear score.
+    [[5, 5, 6], [0.2, 0.5, 0.9], [9, 10, 0]],
+    // Every candidate costs the same: the fullest still wins, so identical nodes on one linear piece are packed.
+    [[5, 5], [0, 0.3], [9, 10]],
+    // Equally full as well: no preference.
+    [[5, 5], [0.3, 0.3], [10, 10]],
+    // A full node that is dearer, or unestimated, takes nothing from the cheapest.
+    [[5, 6], [0, 0.9], [10, 0]],
+    [[NaN, 5, 5], [0.9, 0.1, 0.2], [0, 9, 10]],
+    // Differences in the last bits of a float are ties (identical nodes priced from different loads on one piece).
+    [[3.8169, 3.8169 + 4e-15, 10], [0.1, 0.2, 0], [9, 10, 0]],
+  ] as const)('%j W at loads %j → %j', ([watts, loads, scores]) => {
+    expect([...scoresFromWatts(watts, loads)]).toEqual(scores);
+  });
   test('scores are always integers in 0..10', () => {
     const watts = Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 1e6);
     for (const s of scoresFromWatts(watts)) {

@@ -122,10 +122,12 @@ describe('wattsched (the extender as a library)', () => {
     const s = await p.score(ask(1000), [0, 1], view(nodes, [5000, 0]));
     expect(s[0]).toBeGreaterThan(s[1] as number);
     expect((s[0] as number) - (s[1] as number)).toBeGreaterThan(1500 - 200);
-    // Two identical nodes: equal extender priorities, so LeastAllocated picks the emptier one.
+    // Two identical LINEAR nodes at 50 % and empty: +10 W on either. The fuller gets priority 10, the other 9, and
+    // that point (1,510) outweighs LeastAllocated's preference for the emptier one: a 10 × 1,510 + 140 = 15,240,
+    // b 9 × 1,510 + 190 = 13,780 (default plugins: a 70 + 70, b 95 + 95).
     const twins = [node('a', LINEAR), node('b', LINEAR)];
     const t = await p.score(ask(1000), [0, 1], view(twins, [5000, 0]));
-    expect(t[1]).toBeGreaterThan(t[0] as number);
+    expect(Array.from(t)).toEqual([15_240, 13_780]);
   });
   test('always-on: half the concave node’s envelope opens it where greedy sees only its steep first step', async () => {
     // STEEP_KNEE is convex (envelope = curve): 10 W per 1000m up to 50 %, then 70 W. CONCAVE's envelope is the line

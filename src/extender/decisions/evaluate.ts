@@ -22,6 +22,8 @@ export interface Evaluation {
   readonly skipped: ReadonlyMap<number, string>;
   /** What the priorities come from when not marginalWatts (see ScoreBatch.scoreBy). */
   readonly scoreBy?: Float64Array;
+  /** Each node's load fraction before the pod, the tie-break among the cheapest (see ScoreBatch.loadBefore). */
+  readonly loadBefore?: Float64Array;
   readonly demand?: DemandExplanation;
   /** Set when the extender cannot judge at all: every node passes and gets the same score. */
   readonly failOpen?: string;
@@ -85,7 +87,7 @@ export async function evaluate(
 
   let ev: Evaluation;
   if (allKnown) {
-    ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped, ...(batch.scoreBy ? { scoreBy: batch.scoreBy } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
+    ev = { pod, scorer: scorer.name, names, marginalWatts: batch.marginalWatts, powerWithPodWatts: batch.powerWithPodWatts, basis: batch.basis, skipped: batch.skipped, ...(batch.scoreBy ? { scoreBy: batch.scoreBy } : {}), ...(batch.loadBefore ? { loadBefore: batch.loadBefore } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
   } else {
     const marginal = nanColumn(n);
     const withPod = nanColumn(n);
@@ -93,15 +95,17 @@ export async function evaluate(
     const basis: (string | undefined)[] = states.map((s) => (s ? subset?.leftOutBasis : undefined));
     const skipped = new Map<number, string>();
     const scoreBy = batch.scoreBy ? nanColumn(n) : undefined;
+    const loadBefore = batch.loadBefore ? nanColumn(n) : undefined;
     index.forEach((to, from) => {
       if (scoreBy) scoreBy[to] = batch.scoreBy?.[from] as number;
+      if (loadBefore) loadBefore[to] = batch.loadBefore?.[from] as number;
       marginal[to] = batch.marginalWatts[from] as number;
       withPod[to] = batch.powerWithPodWatts[from] as number;
       basis[to] = batch.basis[from];
       const why = batch.skipped.get(from);
       if (why !== undefined) skipped.set(to, why);
     });
-    ev = { pod, scorer: scorer.name, names, marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped, ...(scoreBy ? { scoreBy } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
+    ev = { pod, scorer: scorer.name, names, marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped, ...(scoreBy ? { scoreBy } : {}), ...(loadBefore ? { loadBefore } : {}), ...(batch.demand ? { demand: batch.demand } : {}) };
   }
   if (ev.skipped.size === known.length) {
     const first = ev.skipped.values().next().value as string;
@@ -113,7 +117,7 @@ export async function evaluate(
 /** Priorities in request order; equal (and neutral) when failing open. */
 export function priorities(ev: Evaluation): Uint8Array {
   if (ev.failOpen) return new Uint8Array(ev.names.length);
-  return scoresFromWatts(ev.scoreBy ?? ev.marginalWatts);
+  return scoresFromWatts(ev.scoreBy ?? ev.marginalWatts, ev.loadBefore);
 }
 
 /** Reasons for nodes to fail the filter: predicted power with the pod over the node's cap. */

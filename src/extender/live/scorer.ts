@@ -312,6 +312,8 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     const marginal = new Float64Array(n);
     const withPod = new Float64Array(n);
     const loadAfter = policy === 'balanced' ? new Float64Array(n) : undefined;
+    // The tie-break among the cheapest (scoresFromWatts) packs; only the energy policy asks for packing.
+    const loadBefore = policy === 'energy' ? new Float64Array(n) : undefined;
     const basis = new Array<string>(n);
     const skipped = new Map<number, string>();
     const stale: number[] = [];
@@ -338,6 +340,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
         if (r === undefined) {
           marginal[i] = withPod[i] = NaN;
           if (loadAfter) loadAfter[i] = NaN;
+          if (loadBefore) loadBefore[i] = NaN;
           skipped.set(i, 'node reports no allocatable CPU');
           continue;
         }
@@ -349,6 +352,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       }
       const to = (uMilli + dMilli) / alloc;
       if (loadAfter) loadAfter[i] = to;
+      if (loadBefore) loadBefore[i] = uMilli / alloc;
       if (uMilli + dMilli > alloc * (1 + 1e-9) && dMilli > 0) {
         // Past capacity the curve has nothing to say (it ends at 100 %): clamping would price the pod at about 0 W
         // and make the busiest node look free. It is left unestimated (the minimum score); a cap still sees the
@@ -404,6 +408,7 @@ export function create(opts: LiveScorerOptions): LiveScorer {
       basis,
       skipped,
       ...(scoreBy ? { scoreBy } : {}),
+      ...(loadBefore ? { loadBefore } : {}),
       demand: { cores: demand.cores, source: demand.source, detail: demand.detail, policy, ...(warning ? { warning } : {}), ...(demand.profile ? { profile: demand.profile } : {}) },
     };
   };

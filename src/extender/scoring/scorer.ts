@@ -20,6 +20,11 @@ export interface ScoreBatch {
    * a policy blend, or a neutral value for a node whose telemetry is stale.
    */
   readonly scoreBy?: Float64Array;
+  /**
+   * Each node's load fraction before the pod, as the prediction used it (NaN where skipped): among the cheapest
+   * candidates the fullest is preferred (scoresFromWatts). Absent when the scorer expresses no preference.
+   */
+  readonly loadBefore?: Float64Array;
   /** The pod's predicted demand and policy, for /explain. */
   readonly demand?: DemandExplanation;
 }

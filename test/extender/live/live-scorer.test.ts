@@ -226,6 +226,21 @@ describe('policy annotation', () => {
     expect(ev.demand?.policy).toBe('off');
   });
 
+  test('equally cheap nodes: the fuller one gets the maximum (energy), none is preferred (off)', async () => {
+    // Two LINEAR_100_200 nodes at 25 % and 50 %: 1 core costs 25 W on either, a tie the default plugins would
+    // break by spreading; the extender gives the fuller one 10 and the other 9.
+    const { scorer, report } = setup();
+    report('a', 0.25);
+    report('b', 0.5);
+    const twins = [curved('a', LINEAR_100_200), curved('b', LINEAR_100_200)];
+    const ev = (policy: string) => evaluate(scorer, podDemand(pendingPod('p', 'web', { request: '1', annotations: { 'wattsched.io/policy': policy } }) as never), ['a', 'b'], twins, true);
+    const energy = await ev('energy');
+    expect(energy.marginalWatts[0]).toBeCloseTo(25, 9);
+    expect(energy.marginalWatts[1]).toBeCloseTo(25, 9);
+    expect([...priorities(energy)]).toEqual([9, 10]);
+    expect([...priorities(await ev('off'))]).toEqual([10, 10]);
+  });
+
   test('an unknown value means energy, with a warning', () => {
     expect(parsePolicy('greedy')).toMatchObject({ policy: 'energy', warning: expect.stringMatching(/not energy, balanced or off/) });
     expect(parsePolicy(' Balanced ')).toEqual({ policy: 'balanced' });

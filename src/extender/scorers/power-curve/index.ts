@@ -182,6 +182,7 @@ export function create(args: Args): Scorer {
       const n = nodes.length;
       const marginal = new Float64Array(n);
       const withPod = new Float64Array(n);
+      const loadBefore = new Float64Array(n);
       const basis = new Array<string>(n);
       const skipped = new Map<number, string>();
       for (let i = 0; i < n; i++) {
@@ -189,6 +190,7 @@ export function create(args: Args): Scorer {
         if (!(node.allocatableMilliCPU > 0)) {
           marginal[i] = NaN;
           withPod[i] = NaN;
+          loadBefore[i] = NaN;
           basis[i] = 'skipped';
           skipped.set(i, 'node reports no allocatable CPU');
           continue;
@@ -197,9 +199,10 @@ export function create(args: Args): Scorer {
         const w = marginalWatts(r.curve, node.allocatableMilliCPU, node.requestedMilliCPU, pod.cpuMilli, emptyOff, r.hull);
         marginal[i] = w.marginal;
         withPod[i] = w.withPod;
+        loadBefore[i] = node.requestedMilliCPU / node.allocatableMilliCPU;
         basis[i] = r.basis;
       }
-      return { kind: 'batch', marginalWatts: marginal, powerWithPodWatts: withPod, basis, skipped };
+      return { kind: 'batch', marginalWatts: marginal, powerWithPodWatts: withPod, loadBefore, basis, skipped };
     },
   } satisfies Scorer;
 }
