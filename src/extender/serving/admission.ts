@@ -87,11 +87,13 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionLimits, 
       buffered += chunk.length;
       req.heldBytes += chunk.length;
       events.changed(inFlight, buffered);
-      if (buffered > limits.maxBufferedBytes) {
-        payload.removeListener('data', count);
-        onShed('buffered_bytes');
-        payload.emit('error', new WS_ERR_OVERLOADED(`buffered request bodies passed serving.maxBufferedBytes (${limits.maxBufferedBytes})`));
-      }
+      if (buffered <= limits.maxBufferedBytes) return;
+      payload.removeListener('data', count);
+      // The body reader listens for errors until it has the whole body or has refused it (bodyLimit); once it has
+      // refused it nobody holds what still arrives, and an error with no listener would throw.
+      if (payload.listenerCount('error') === 0) return;
+      onShed('buffered_bytes');
+      payload.emit('error', new WS_ERR_OVERLOADED(`buffered request bodies passed serving.maxBufferedBytes (${limits.maxBufferedBytes})`));
     };
     payload.on('data', count);
     payload.pause();
