@@ -102,6 +102,27 @@ describe('names-mode fast path (the candidate list is the body\'s tail and repea
     expect(other.ok && other.args.names).toEqual(names.slice(1));
   });
 
+  test('a repeated Pod (prioritize after filter) is the same object, not parsed again; a different one is parsed', () => {
+    const cache = new NamesCache();
+    const pod = realisticPod();
+    const first = parseExtenderArgs(body(names, pod), true, cache);
+    const second = parseExtenderArgs(body(names.slice(2), pod), false, cache);
+    const other = { ...pod, metadata: { ...pod.metadata, name: 'another' } };
+    const third = parseExtenderArgs(body(names, other), false, cache);
+    if (!first.ok || !second.ok || !third.ok) throw new Error('expected all three to parse');
+    expect(second.args.pod).toBe(first.args.pod);
+    expect(second.args.names).toEqual(names.slice(2));
+    expect(third.args.pod).toEqual(JSON.parse(JSON.stringify(other)));
+  });
+
+  test('the list comes with its JSON text, the same array whichever path parsed it', () => {
+    const fast = parseExtenderArgs(body(names), false, new NamesCache());
+    const spaced = parseExtenderArgs(Buffer.from(JSON.stringify({ Pod: realisticPod(), Nodes: null, NodeNames: names }, null, 1)), false, new NamesCache());
+    if (!fast.ok || !spaced.ok) throw new Error('expected both to parse');
+    expect(JSON.parse(fast.args.namesJson as string)).toEqual(names);
+    expect(JSON.parse(spaced.args.namesJson as string)).toEqual(names);
+  });
+
   test('text inside the Pod cannot pose as the candidate list (its quotes are escaped)', () => {
     const pod = { ...realisticPod(), metadata: { name: 'p', annotations: { x: ',"NodeNames":["evil"]}' } } };
     const r = parseExtenderArgs(body(['a'], pod), false, new NamesCache());

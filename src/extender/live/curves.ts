@@ -53,9 +53,9 @@ export function curveResolver(args: CurveArgs): (node: NodeState) => NodeCurve {
   const configured = args.default ? validateCurve(args.default, 'powerCurves.default') : undefined;
   const parsed = new Map<string, PowerCurve | { error: string }>();
   const scaled = new Map<number, PowerCurve>();
-  const memo = new WeakMap<NodeState, NodeCurve>();
   const withHull = hullCache(emptyOff);
-  const resolve = (node: NodeState): NodeCurve => {
+  // Called once per node and curve inputs: the scorer keeps the answer in the node's slot (scorer.ts).
+  return (node: NodeState): NodeCurve => {
     const text = node.annotations[ANNOTATIONS.powerCurve];
     let warning = '';
     if (text !== undefined) {
@@ -80,11 +80,5 @@ export function curveResolver(args: CurveArgs): (node: NodeState) => NodeCurve {
     let curve = scaled.get(cpus);
     if (!curve) scaled.set(cpus, (curve = scaledEmbeddedCurve(cpus)));
     return { ...withHull(curve, `curve: embedded SPECpower median scaled to ${cpus} CPUs${warning}`), embedded: true };
-  };
-  // Inventories hand out the same NodeState until the node changes, so each node's curve is resolved once.
-  return (node) => {
-    let r = memo.get(node);
-    if (!r) memo.set(node, (r = resolve(node)));
-    return r;
   };
 }

@@ -77,8 +77,12 @@ interface ListColumns {
   readonly curveFrom: Float64Array;
 }
 
-/** What the scorer derived from one NodeState: its curve, its latest report, and the last basis and start point. */
+/** What the scorer derived from one node: its curve, its latest report, and the last basis and start point. */
 interface NodeSlot {
+  /** The curve's inputs: the slot holds while the node brings these same objects and allocatable CPU. */
+  readonly labels: NodeState['labels'];
+  readonly annotations: NodeState['annotations'];
+  readonly alloc: number;
   readonly curve: NodeCurve;
   readonly embedded: boolean;
   t: NodeTelemetry | undefined;
@@ -94,6 +98,39 @@ interface NodeSlot {
   startCurve: NodeCurve | undefined;
   startU: number;
   start: Start | undefined;
+  /** The start point before the last: see startFor. */
+  priorCurve: NodeCurve | undefined;
+  priorU: number;
+  prior: Start | undefined;
+}
+
+/** Nodes a slot map holds before its older half is dropped: far above any cluster's node count. */
+const SLOT_GENERATION = 65_536;
+
+/**
+ * Values by node name, bounded without per-read bookkeeping: two generations, the older one dropped whole when the
+ * newer fills, and a value read from the older one moved to the newer. Deleted nodes therefore go within two
+ * generations' worth of new names, and names that keep coming never go.
+ */
+class SlotMap<V> {
+  private current = new Map<string, V>();
+  private previous = new Map<string, V>();
+
+  get(name: string): V | undefined {
+    const v = this.current.get(name);
+    if (v !== undefined) return v;
+    const old = this.previous.get(name);
+    if (old !== undefined) this.set(name, old);
+    return old;
+  }
+
+  set(name: string, v: V): void {
+    if (this.current.size >= SLOT_GENERATION && !this.current.has(name)) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.current.set(name, v);
+  }
 }
 
 export function create(opts: LiveScorerOptions): LiveScorer {
@@ -138,15 +175,20 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return { curve: c, note: l.note };
   };
-  // Per NodeState (inventories hand out the same object until the node changes): everything about the node that
-  // does not depend on the pod, rebuilt only when its inputs (curve, report, load) change, so a call over 5,000
-  // nodes costs one map read per node for it and builds no basis text and no start point.
-  const slots = new WeakMap<NodeState, NodeSlot>();
+  // Per node name: everything about the node that does not depend on the pod, rebuilt only when its inputs (curve,
+  // report, load) change, so a call over 5,000 nodes costs one map read per node for it and builds no basis text
+  // and no start point. Keyed by name rather than by NodeState: the filter judges capped nodes as copies with the
+  // assumed pods' CPU added, and a cluster watch hands out a new NodeState whenever a pod binds, so a slot per
+  // object was rebuilt (curve, start point, basis text, a weak-map entry for the GC to trace) for most capped
+  // candidates on every filter call. The same labels and annotations objects and allocatable CPU mean the same
+  // curve; anything else is a new slot.
+  const slots = new SlotMap<NodeSlot>();
   const slotFor = (node: NodeState): NodeSlot => {
-    let s = slots.get(node);
-    if (s === undefined) {
+    let s = slots.get(node.name);
+    if (s === undefined || s.labels !== node.labels || s.annotations !== node.annotations || s.alloc !== node.allocatableMilliCPU) {
       const curve = curveFor(node);
-      slots.set(node, (s = { curve, embedded: curve.embedded === true, t: undefined, report: undefined, base: 0, basisCurve: undefined, basisT: undefined, basisAge: -1, basisSince: -1, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined }));
+      s = { labels: node.labels, annotations: node.annotations, alloc: node.allocatableMilliCPU, curve, embedded: curve.embedded === true, t: undefined, report: undefined, base: 0, basisCurve: undefined, basisT: undefined, basisAge: -1, basisSince: -1, basisNote: '', basis: '', startCurve: undefined, startU: NaN, start: undefined, priorCurve: undefined, priorU: NaN, prior: undefined };
+      slots.set(node.name, s);
     }
     return s;
   };
@@ -166,12 +208,17 @@ export function create(opts: LiveScorerOptions): LiveScorer {
     }
     return s.basis;
   };
+  // Two start points per node, the last and the one before: a capped node is judged by the filter with the assumed
+  // pods' CPU added and by prioritize without, so its load alternates between two values from one call to the next.
   const startFor = (s: NodeSlot, c: NodeCurve, alloc: number, uMilli: number): Start => {
-    if (s.startCurve !== c || s.startU !== uMilli || s.start === undefined) {
-      s.startCurve = c;
-      s.startU = uMilli;
-      s.start = startOf(c.curve, c.hull, alloc, uMilli, emptyOff);
-    }
+    if (s.startCurve === c && s.startU === uMilli && s.start !== undefined) return s.start;
+    const prior = s.priorCurve === c && s.priorU === uMilli ? s.prior : undefined;
+    s.priorCurve = s.startCurve;
+    s.priorU = s.startU;
+    s.prior = s.start;
+    s.startCurve = c;
+    s.startU = uMilli;
+    s.start = prior ?? startOf(c.curve, c.hull, alloc, uMilli, emptyOff);
     return s.start;
   };
   // Everything the fast path reads, derived afresh for node i and written to the columns; undefined for a node

@@ -14,6 +14,11 @@ export interface ParsedArgs {
   readonly mode: 'names' | 'full';
   readonly pod: Pod;
   readonly names: string[];
+  /**
+   * Names mode: `names` as a JSON array (the body's own text when the fast path read it), which the filter answers
+   * with when every candidate passes.
+   */
+  readonly namesJson?: string;
   /** Full mode: each Node as scoring sees it (nothing requested: the Node object does not carry bound pods). */
   readonly nodes?: NodeState[];
   /**
@@ -60,11 +65,15 @@ function byteSpans(text: string, byteLength: number, spans: readonly (readonly [
  * candidate list is the body's tail; and the same list comes again and again (filter, then prioritize, for one pod;
  * every pod while all nodes are feasible). The last list is kept with its parsed array, so a repeat costs a string
  * comparison instead of parsing and checking thousands of names, and its strings arrive already hashed for the
- * inventory lookups that follow. One per thread that parses; the array is shared, so nobody may modify it.
+ * inventory lookups that follow. The rest of the body (the Pod) is kept the same way: prioritize follows filter with
+ * the same Pod, which is then neither parsed nor checked again. One per thread that parses; the array and the Pod
+ * are shared, so nobody may modify them.
  */
 export class NamesCache {
   text = '';
   names: string[] = [];
+  restText = '';
+  pod: Pod | undefined;
 }
 
 const NAMES_TAIL = ',"NodeNames":[';
@@ -94,16 +103,21 @@ function namesFastPath(text: string, cache: NamesCache): ArgsResult | undefined 
     cache.text = namesText;
     cache.names = names;
   }
-  let rest: unknown;
-  try {
-    rest = sjson.parse(`${text.slice(0, k)}}`, { protoAction: 'error', constructorAction: 'error' });
-  } catch {
-    return undefined;
+  const restText = text.slice(0, k);
+  if (restText !== cache.restText || cache.pod === undefined) {
+    let rest: unknown;
+    try {
+      rest = sjson.parse(`${restText}}`, { protoAction: 'error', constructorAction: 'error' });
+    } catch {
+      return undefined;
+    }
+    const value = canonicalizeExtenderArgs(rest) as Record<string, unknown>;
+    value.NodeNames = NO_NAMES;
+    if (!checkArgs.Check(value)) return undefined;
+    cache.restText = restText;
+    cache.pod = value.Pod as Pod;
   }
-  const value = canonicalizeExtenderArgs(rest) as Record<string, unknown>;
-  value.NodeNames = NO_NAMES;
-  if (!checkArgs.Check(value)) return undefined;
-  return { ok: true, args: { mode: 'names', pod: value.Pod as Pod, names } };
+  return { ok: true, args: { mode: 'names', pod: cache.pod, names, namesJson: namesText } };
 }
 
 /**
@@ -129,7 +143,7 @@ export function parseExtenderArgs(body: Buffer, echo: boolean, names?: NamesCach
     return { ok: false, problem: { kind: 'validation', message: validation.map((e) => `body${e.instancePath} ${e.message}`).join(', '), validation } };
   }
   const args = value;
-  if (args.NodeNames !== undefined && args.NodeNames !== null) return { ok: true, args: { mode: 'names', pod: args.Pod, names: args.NodeNames } };
+  if (args.NodeNames !== undefined && args.NodeNames !== null) return { ok: true, args: { mode: 'names', pod: args.Pod, names: args.NodeNames, namesJson: JSON.stringify(args.NodeNames) } };
   if (args.Nodes === undefined || args.Nodes === null) {
     return { ok: false, problem: { kind: 'bad_request', message: 'ExtenderArgs needs NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false)' } };
   }

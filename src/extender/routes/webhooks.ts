@@ -62,13 +62,25 @@ function perList<T>(compute: (names: readonly string[]) => T): (names: readonly 
   };
 }
 
-/** `{"Host":<name>` for each name, as UTF-8 bytes one after another, and where each one ends. */
+/**
+ * `{"Host":<name>` for each name, as UTF-8 bytes one after another, and where each one ends. Encoded as one string:
+ * with adaptive percentageOfNodesToScore every call brings a new window of names, and a buffer per name cost more
+ * than the scoring.
+ */
 const hostHeads = perList((names) => {
-  const heads = names.map((n) => Buffer.from(`{"Host":${jsonName(n)}`, 'utf8'));
   const ends = new Uint32Array(names.length);
-  let end = 0;
-  heads.forEach((h, i) => (ends[i] = end += h.length));
-  return { bytes: Buffer.concat(heads), ends };
+  let text = '';
+  for (let i = 0; i < names.length; i++) {
+    text += `{"Host":${jsonName(names[i] as string)}`;
+    ends[i] = text.length;
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length !== text.length) {
+    // A name outside ASCII: its characters and bytes differ, so the ends are counted in bytes head by head.
+    let end = 0;
+    for (let i = 0; i < names.length; i++) ends[i] = end += Buffer.byteLength(`{"Host":${jsonName(names[i] as string)}`, 'utf8');
+  }
+  return { bytes, ends };
 });
 
 const SCORE_TAIL_BYTES = Array.from({ length: 256 }, (_, score) => Buffer.from(`,"Score":${score}}`));
@@ -94,9 +106,6 @@ function hostPriorityList(names: readonly string[], scores: Uint8Array): Buffer 
   out[at++] = 0x5d; // ]
   return out.subarray(0, at);
 }
-
-/** All the names, as a JSON array: the filter's answer when every candidate passes. */
-const allNamesJson = perList((names) => nodeNamesJson(names, () => true));
 
 /** The names of the nodes `keep` selects, as a JSON array. */
 function nodeNamesJson(names: readonly string[], keep: (i: number) => boolean): string {
@@ -302,7 +311,8 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, opts) =>
         req.rawBody = null;
         return reply.send(Buffer.concat([encoder.encode('{"Nodes":{"items":'), items, encoder.encode(`},"NodeNames":null${tail}`)]));
       }
-      return reply.send(`{"Nodes":null,"NodeNames":${failed.size === 0 ? allNamesJson(c.names) : nodeNamesJson(c.names, keep)}${tail}` as never);
+      const survivors = failed.size === 0 && args.namesJson !== undefined ? args.namesJson : nodeNamesJson(c.names, keep);
+      return reply.send(`{"Nodes":null,"NodeNames":${survivors}${tail}` as never);
     },
   );
 

@@ -70,3 +70,27 @@ test('a repeated candidate list follows new reports, report age, bound CPU and t
   expect(b.scoreBy?.[0]).toBeCloseTo(25, 9);
   expect(b.scoreBy?.[1]).toBeCloseTo(25, 9);
 });
+
+test('one node judged with and without assumed CPU in turn, then with another curve or size: each answer from its own inputs', async () => {
+  const telemetry = new TelemetryStore(60_000);
+  const profiles = new MemoryProfileStore({ halfLifeSeconds: 3600, maxWorkloads: 100, maxBytes: 1 << 20, maxSamplesPerWorkload: 100, minEffectiveSamples: 1 });
+  const scorer = create({ curves: { nodeLabel: 'x', byLabelValue: {}, emptyNodes: 'idle' }, telemetry, profiles });
+  const one = podDemand(pendingPod('p', 'web', { request: '1' }) as never);
+  const withPod = async (n: NodeState): Promise<number> => {
+    const r = await scorer.score(one, [n]);
+    if (r.kind !== 'batch') throw new Error(r.reason);
+    return r.powerWithPodWatts[0] as number;
+  };
+  const bound = node('a');
+  // The filter's copy of the node with 2 cores assumed: 2 + 1 cores of 4 is 75 %, 175 W; the node as bound: 25 %, 125 W.
+  const assumed = { ...bound, requestedMilliCPU: 2000 };
+  for (let round = 0; round < 3; round++) {
+    expect(await withPod(assumed)).toBeCloseTo(175, 9);
+    expect(await withPod(bound)).toBeCloseTo(125, 9);
+  }
+  // Same name, another curve (P(u) = 200 + 100·u): 225 W at 25 %.
+  expect(await withPod(node('a', { annotations: { 'wattsched.io/power-curve': '200,210,220,230,240,250,260,270,280,290,300' } }))).toBeCloseTo(225, 9);
+  // Same name, 8 CPUs: 1 core is 12.5 %, 112.5 W on the first curve.
+  expect(await withPod(node('a', { allocatableMilliCPU: 8000 }))).toBeCloseTo(112.5, 9);
+  expect(await withPod(bound)).toBeCloseTo(125, 9);
+});

@@ -144,7 +144,7 @@ func runCase(repo string, nodeCount, podCount int, mode string, pct int32, cpuPr
 
 	opts := harness.ConfigOptions{PercentageOfNodesToScore: &pct}
 	var ext *harness.Extender
-	extPid := 0 // the extender process whose CPU is measured, in names, full and null modes
+	extPid := 0 // the extender process whose CPU is measured, in the modes with an extender
 	var warm map[string]*dto.Histogram
 	switch mode {
 	case "none":
@@ -179,16 +179,16 @@ func runCase(repo string, nodeCount, podCount int, mode string, pct int32, cpuPr
 		}
 		opts.Extender = &harness.ExtenderOverrides{URL: ext.URL, NodeCacheCapable: names, Ignorable: false, PrioritizeOnly: mode == "names-nofilter"}
 		extPid = ext.Pid()
-	case "null":
+	case "null", "null-nofilter":
 		url, cmd, err := startNullExtender()
 		if err != nil {
 			return res, err
 		}
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		opts.Extender = &harness.ExtenderOverrides{URL: url, NodeCacheCapable: true, Ignorable: false}
+		opts.Extender = &harness.ExtenderOverrides{URL: url, NodeCacheCapable: true, Ignorable: false, PrioritizeOnly: mode == "null-nofilter"}
 		extPid = cmd.Process.Pid
 	default:
-		return res, fmt.Errorf("unknown mode %q (none, none-nobatch, names, names-nofilter, full, null)", mode)
+		return res, fmt.Errorf("unknown mode %q (none, none-nobatch, names, names-nofilter, full, null, null-nofilter)", mode)
 	}
 	cfg, err := harness.LoadConfig(repo, opts)
 	if err != nil {
