@@ -4,7 +4,8 @@
 // RSS floor, all in one run; then the same busy agent with what a DaemonSet could add through NODE_OPTIONS. Each
 // window records the machine's 1-minute load average, which on a shared machine moves the CPU figures.
 // Prints a table and writes bench/results/agent-attribution.json.
-//   node dist/bench/agent/attribution.js [--window 20] [--cgroups 200] [--extra NODE_OPTIONS]...
+//   node dist/bench/agent/attribution.js [--window 20] [--cgroups 200] [--extra NODE_OPTIONS]... [--launcher-only]
+// --launcher-only: the idle and the busy launcher rows alone (about 3 minutes instead of 7), for iterating.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { packageRoot } from '../../src/agent/collector/addon.js';
 import { BenchRun, type Window, bareNodeRssMiB, load1, pad, requireRootV2, sampleAgent, sampleWindow, sleep, startAgent } from './harness.js';
 
 const { values: args } = parseArgs({
-  options: { window: { type: 'string', default: '20' }, cgroups: { type: 'string', default: '200' }, extra: { type: 'string', multiple: true, default: [] } },
+  options: { window: { type: 'string', default: '20' }, cgroups: { type: 'string', default: '200' }, extra: { type: 'string', multiple: true, default: [] }, 'launcher-only': { type: 'boolean', default: false } },
 });
 const WINDOW_S = Number(args.window);
 const NCG = Number(args.cgroups);
@@ -76,7 +77,8 @@ await sleep(2000);
 // NODE_OPTIONS (which the launcher then leaves alone), and the launcher's previous setting (V8's helper threads on),
 // which only node without the launcher can give. V8's own defaults (16 MiB semi-spaces, what node on the CLI
 // without the launcher gives) are over the RSS target by themselves: `--extra 'node --max-semi-space-size=16'`.
-for (const o of ['', '--max-semi-space-size=2', '--max-semi-space-size=4', 'node --max-semi-space-size=1', ...args.extra]) runs.push(await measure(NCG, o));
+const settings = args['launcher-only'] ? [''] : ['', '--max-semi-space-size=2', '--max-semi-space-size=4', 'node --max-semi-space-size=1'];
+for (const o of [...settings, ...args.extra]) runs.push(await measure(NCG, o));
 // The pods' child handles would keep the event loop (and the 'exit' cleanup) from ever running.
 run.cleanup();
 

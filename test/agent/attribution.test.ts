@@ -242,3 +242,44 @@ describe('EnergyAccounting with a GPU', () => {
     expect(out.power?.residualRatio).toBeLessThan(1e-12);
   });
 });
+
+describe('EnergyAccounting counter rates', () => {
+  test('a meter that reads counterRates gets the node sums of the interval: busy CPU from /proc/stat, switches over every cgroup', async () => {
+    const { EnergyAccounting } = await import('../../src/agent/monitor/energy.js');
+    const { NodePower } = await import('../../src/agent/meter/layers.js');
+    const seen: (Readonly<Record<string, number>> | undefined)[] = [];
+    // Stands in for a counters model: watts = 10 + switches per second / 100.
+    const meter = {
+      name: 'counters',
+      source: 'model' as const,
+      platform: true,
+      read: async (input: { counterRates?: Readonly<Record<string, number>> }) => {
+        seen.push(input.counterRates);
+        const w = 10 + (input.counterRates?.context_switches_per_s ?? 0) / 100;
+        return { source: 'model' as const, watts: w, zones: [{ zone: 'node', watts: w, inTotal: true }], idleWatts: 10 };
+      },
+      close: async () => {},
+    };
+    const energy = new EnergyAccounting({
+      power: new NodePower([meter], [], []),
+      nodeCpu: () => ({ utilisation: 0.25, busySeconds: 1 }),
+      ledger: new EnergyLedger({ retentionMs: 60_000, maxPods: 10 }),
+      policy: 'none',
+      checkpointPath: null,
+    });
+    const cg = (id: string, name: string, switchesPerS: number) => ({ id, path: `/${name}`, exited: false, owner: { kind: 'system' as const, name }, cumulative: { cpuSeconds: 0 }, rates: { cpuSeconds: 0.25, contextSwitches: switchesPerS } });
+    const report = (intervalSeconds: number) => ({
+      node: 'n', at: '', intervalSeconds, layout: 'v2' as const,
+      collector: { name: 'ebpf' as const, variant: '', reason: null, attempts: [] },
+      counters: { context_switches: { live: true, detail: '' }, cycles: { live: false, detail: '' } }, droppedCgroups: 0,
+      kubernetes: { mode: 'standalone' as const, detail: '' },
+      cgroups: [cg('1', 'a', 300), cg('2', 'b', 500)],
+      pods: [],
+    });
+    // First reading: no interval yet, so no rates. Then a 2 s interval: 1 busy CPU s / 2 s = 0.5, switches 300 + 500.
+    await energy.account(report(0), () => undefined, 0);
+    const out = await energy.account(report(2), () => undefined, 2e9);
+    expect(seen).toEqual([undefined, { cpu_seconds_per_s: 0.5, context_switches_per_s: 800 }]);
+    expect(out.power?.watts).toBe(18);
+  });
+});

@@ -127,4 +127,28 @@ describe('EbpfCollector bookkeeping (fake map, fake tree)', () => {
     expect(map.entries.size).toBe(0); // both freed after being reported twice
     await c.close();
   });
+
+  test('a cgroup whose CPU time grew since the previous read counts as live at that check; the first check after it stops growing finds it gone', async () => {
+    const a = join(root, 'a');
+    mkdirSync(a);
+    const map = new FakeMap();
+    map.entries.set(ino(a), [1e9, 1, 0, 0, 0]);
+    const id = ino(a).toString();
+    const opened = EbpfCollector.open({ addon: map.addon(), v2Path: root, maxCgroups: 16, pmuCounters: [], variants: ['tp_btf'], liveCheckMs: 0 });
+    if (!('collector' in opened)) throw new Error(JSON.stringify(opened.attempts));
+    const c = opened.collector;
+    expect((await c.read()).cgroups).toMatchObject([{ id, exited: false }]);
+
+    // Its last task ran, exited, and the cgroup was removed, all since the previous read: it grew, so this check
+    // takes it as live without a stat (removal is then noticed one check later).
+    rmdirSync(a);
+    map.entries.set(BigInt(id), [1.5e9, 2, 0, 0, 0]);
+    expect((await c.read()).cgroups).toMatchObject([{ id, exited: false, counters: { cpuSeconds: 1.5 } }]);
+    // No growth now: the check stats it, finds it gone, reports its final counts, then frees it after one more read.
+    expect((await c.read()).cgroups).toMatchObject([{ id, exited: true, counters: { cpuSeconds: 1.5 } }]);
+    expect((await c.read()).cgroups).toMatchObject([{ id, exited: true }]);
+    expect(map.entries.size).toBe(0);
+    expect(walks.count).toBe(1);
+    await c.close();
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { CollectorReading } from '../../src/agent/collector/types.js';
-import { buildReport, ratesBetween } from '../../src/agent/monitor/report.js';
+import { addCounters, buildReport, ratesBetween } from '../../src/agent/monitor/report.js';
 import type { Counters } from '../../src/shared/wire/agent.js';
 
 describe('ratesBetween', () => {
@@ -11,6 +11,13 @@ describe('ratesBetween', () => {
     { why: 'zero interval gives 0', prev: { cpuSeconds: 1 }, cur: { cpuSeconds: 2 }, s: 0, want: { cpuSeconds: 0 } },
     { why: 'counter missing before gives 0', prev: { cpuSeconds: 1 }, cur: { cpuSeconds: 2, cycles: 10 }, s: 1, want: { cpuSeconds: 1, cycles: 0 } },
     { why: 'idle', prev: { cpuSeconds: 0 }, cur: { cpuSeconds: 0 }, s: 1, want: { cpuSeconds: 0 } },
+    {
+      why: 'every counter, over 4 s',
+      prev: { cpuSeconds: 2, contextSwitches: 40, cycles: 4e9, instructions: 8e9, cacheMisses: 400, cpuPressureSomeSeconds: 1 },
+      cur: { cpuSeconds: 6, contextSwitches: 120, cycles: 1.2e10, instructions: 1.6e10, cacheMisses: 1200, cpuPressureSomeSeconds: 3 },
+      s: 4,
+      want: { cpuSeconds: 1, contextSwitches: 20, cycles: 2e9, instructions: 2e9, cacheMisses: 200, cpuPressureSomeSeconds: 0.5 },
+    },
   ] as { why: string; prev: Counters | null; cur: Counters; s: number; want: Counters }[])('$why', ({ prev, cur, s, want }) => {
     expect(ratesBetween(prev, cur, s)).toEqual(want);
   });
@@ -25,6 +32,15 @@ const podPath = (c: string) => `/kubepods.slice/kubepods-burstable.slice/kubepod
 function reading(atS: number, cgroups: CollectorReading['cgroups']): CollectorReading {
   return { monotonicNs: atS * 1e9, cgroups, dropped: 0 };
 }
+
+describe('addCounters', () => {
+  test('adds every counter present, and starts one the sum did not have yet from 0', () => {
+    const into: Counters = { cpuSeconds: 1, contextSwitches: 10 };
+    addCounters(into, { cpuSeconds: 0.5, contextSwitches: 5, cycles: 7, instructions: 9, cacheMisses: 3, cpuPressureSomeSeconds: 0.25 });
+    addCounters(into, { cpuSeconds: 0.25 });
+    expect(into).toEqual({ cpuSeconds: 1.75, contextSwitches: 15, cycles: 7, instructions: 9, cacheMisses: 3, cpuPressureSomeSeconds: 0.25 });
+  });
+});
 
 describe('buildReport', () => {
   const ctx = {

@@ -6,7 +6,8 @@ import Value from 'typebox/value';
 import type { FastifyInstance } from 'fastify';
 import type { Collector, CollectorReading } from '../../src/agent/collector/types.js';
 import { EnergyLedger } from '../../src/agent/attribution/ledger.js';
-import { createMetrics } from '../../src/agent/exporter/metrics.js';
+import { type FormatOne, createMetrics } from '../../src/agent/exporter/metrics.js';
+import { type Metric, Registry } from 'prom-client';
 import { buildServer } from '../../src/agent/exporter/server.js';
 import { NodePower } from '../../src/agent/meter/layers.js';
 import { ModelMeter } from '../../src/agent/meter/model.js';
@@ -165,6 +166,27 @@ describe('agent HTTP', () => {
     // Two UIDs with one pod name (a StatefulSet pod recreated) are one label set: a gauge keeps the last value.
     ledger.apply(iv([entry('u1', 'web-1', 3), entry('u2', 'web-1', 4)]));
     expect(await watts()).toEqual(['pod="web-1",namespace="ns",workload="" 4']);
+  });
+
+  test('/metrics: every metric family is written exactly as prom-client formats the same series', async ({ monitor }) => {
+    const { registry } = createMetrics(monitor, { keplerNames: true, node: 'n1' });
+    await monitor.tick();
+    await monitor.tick();
+    // A label value with every character the text format escapes, and two UIDs merged into one label set.
+    const entry = (podUid: string, watts: number) => ({ podUid, labels: { pod: 'a\\b"c\nd', namespace: 'ns', workload: 'ns/Deployment/w' }, container: 'app', watts, cpuSeconds: 1, contextSwitches: 2 });
+    monitor.energy!.ledger.apply({ atMs: 1, seconds: 1, containers: [entry('u1', 2), entry('u2', 3)], system: [{ name: 'kernel', watts: 1, cpuSeconds: 0, contextSwitches: 0 }], zones: [], node: { source: 'model', watts: 6 } });
+    const own = registry as unknown as FormatOne;
+    const promClient = (Registry.prototype as unknown as FormatOne).getMetricsAsString;
+    let compared = 0;
+    for (const m of registry.getMetricsAsArray()) {
+      const name = (m as unknown as { name: string }).name;
+      if (name.includes('_process_') || name.includes('_nodejs_')) continue; // their values move between two calls
+      const metric = m as unknown as Metric;
+      expect(await own.getMetricsAsString(metric), name).toBe(await promClient.call(registry, metric));
+      compared += 1;
+    }
+    expect(compared).toBeGreaterThan(30);
+    expect(await registry.metrics()).toContain('wattsched_pod_joules_total{pod="a\\\\b\\"c\\nd",namespace="ns",workload="ns/Deployment/w"} 5');
   });
 
   test('unknown routes are 404, not a crash', async ({ app }) => {

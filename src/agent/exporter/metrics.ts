@@ -14,30 +14,41 @@ export interface MetricsOptions {
 
 type Set = (labels: Record<string, string>, v: number) => void;
 
+/** One series of a mirror: its label set and, formatted once, the part of its line before the value. */
 interface Series {
   labels: Record<string, string>;
-  sharedLabels: Record<string, string>;
+  /** `name{a="x",b="y"} `, escaped as the text format says. */
+  head: string;
   value: number;
 }
 
-/** The `labels` of every series: all of a mirror's labels travel as `sharedLabels` (see Mirror). */
-const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** Label values as Prometheus text format 0.0.4 writes them (prom-client's escaping): \\, \n, then \". */
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+/** A sample value as prom-client writes it. */
+function valueText(v: number): string {
+  if (Number.isNaN(v)) return 'Nan';
+  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
+  return `${v}`;
+}
 
 /**
  * A metric whose series are read at scrape time (from the ledger, the latest report, the meters), registered with
- * the prom-client registry, which formats it like its own. It replaces a Counter or Gauge reset and refilled in
- * collect(): prom-client hashes every label set on each inc()/set(), which at 1,500 series was 4.7 MB of garbage
- * per scrape. Equal label sets merge as they did there: a counter adds (two UIDs of one StatefulSet pod name), a
- * gauge keeps the last value.
+ * the prom-client registry. It replaces a Counter or Gauge reset and refilled in collect(): prom-client hashes every
+ * label set on each inc()/set(), which at 1,500 series was 4.7 MB of garbage per scrape. Equal label sets merge as
+ * they did there: a counter adds (two UIDs of one StatefulSet pod name), a gauge keeps the last value.
  *
- * Each label set is handed to prom-client as the same object from one scrape to the next, as `sharedLabels`: the
- * registry formats those once per object (its own cache, keyed by the object) instead of escaping and joining every
- * label of every series on every scrape, which was most of what a scrape allocated. The text is the same: the
- * registry writes `labels` (none here) then the shared ones, in the object's key order.
+ * The registry (AgentRegistry) asks a mirror for its text directly: each series' line up to its value is formatted
+ * once per label set and kept from one scrape to the next, so a scrape only appends values. prom-client's own
+ * formatting of the same series (label arrays, filters and joins per series) was most of a scrape's CPU and
+ * garbage, and its loops were among the larger optimising compiles of the agent's first minute. The text is the
+ * same as prom-client's: labels in the set's key order, escaped and valued the same way.
  */
 class Mirror {
   /** The previous scrape's series by label key; label sets not seen in a scrape are dropped (their cached text too). */
   private previous = new Map<string, Series>();
+  private readonly header: string;
 
   constructor(
     readonly name: string,
@@ -45,9 +56,11 @@ class Mirror {
     readonly type: 'counter' | 'gauge',
     private readonly labelNames: readonly string[],
     private readonly fill: (set: Set) => void,
-  ) {}
+  ) {
+    this.header = `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}`;
+  }
 
-  get(): { name: string; help: string; type: 'counter' | 'gauge'; values: Series[]; aggregator: 'sum' } {
+  private collect(): Series[] {
     const values: Series[] = [];
     const at = new Map<string, Series>();
     const before = this.previous;
@@ -56,17 +69,49 @@ class Mirror {
       for (const n of this.labelNames) key += `${labels[n]}\u0000`;
       const seen = at.get(key);
       if (seen === undefined) {
-        const series = { labels: NO_LABELS, sharedLabels: before.get(key)?.sharedLabels ?? labels, value: this.type === 'counter' ? 0 + value : value };
+        const series = { labels, head: before.get(key)?.head ?? this.head(labels), value: this.type === 'counter' ? 0 + value : value };
         at.set(key, series);
         values.push(series);
       } else if (this.type === 'counter') seen.value += value;
       else seen.value = value;
     });
     this.previous = at;
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+    return values;
+  }
+
+  private head(labels: Record<string, string>): string {
+    let text = '';
+    for (const k of Object.keys(labels)) text += `${text === '' ? '' : ','}${k}="${escapeLabel(labels[k] as string)}"`;
+    return text === '' ? `${this.name} ` : `${this.name}{${text}} `;
+  }
+
+  /** The metric family in the text format, as prom-client's registry would write it. */
+  text(): string {
+    let out = this.header;
+    for (const s of this.collect()) out += `\n${s.head}${valueText(s.value)}`;
+    return out;
+  }
+
+  /** prom-client's form (getMetricsAsJSON); /metrics uses text(). */
+  get(): { name: string; help: string; type: 'counter' | 'gauge'; values: { labels: Record<string, string>; value: number }[]; aggregator: 'sum' } {
+    return { name: this.name, help: this.help, type: this.type, values: this.collect().map((s) => ({ labels: s.labels, value: s.value })), aggregator: 'sum' };
   }
 
   reset(): void {}
+}
+
+/** How prom-client 15's registry formats one metric for metrics(); a method its typings leave out. */
+export type FormatOne = { getMetricsAsString(metric: Metric): Promise<string> };
+const formatOne = (Registry.prototype as unknown as FormatOne).getMetricsAsString;
+
+/**
+ * prom-client's registry, with mirrors formatted by themselves (see Mirror). Should a later prom-client stop calling
+ * this method, its own formatting of Mirror.get() writes the same text, only dearer.
+ */
+class AgentRegistry extends Registry {
+  async getMetricsAsString(metric: Metric): Promise<string> {
+    return metric instanceof Mirror ? metric.text() : formatOne.call(this, metric);
+  }
 }
 
 function mirror(reg: Registry, type: 'counter' | 'gauge', name: string, help: string, labelNames: string[], fill: (set: Set) => void): void {
@@ -78,7 +123,7 @@ const mirrorCounter = (reg: Registry, name: string, help: string, labelNames: st
 const mirrorGauge = (reg: Registry, name: string, help: string, labelNames: string[], fill: (set: Set) => void) => mirror(reg, 'gauge', name, help, labelNames, fill);
 
 export function createMetrics(monitor: Monitor, opts: MetricsOptions = { keplerNames: false, node: '' }): { registry: Registry; observeRead: (s: number) => void } {
-  const reg = new Registry();
+  const reg: Registry = new AgentRegistry();
   const prefix = 'wattsched_agent_';
   // The event-loop-lag monitor samples every 10 ms by default, which alone cost 0.6% of a core here; once a second
   // keeps the metric and keeps the agent's idle cost near zero.

@@ -40,7 +40,16 @@ const routes: FastifyPluginAsyncTypebox<{ monitor: Monitor; intervalMs: number }
   });
   app.get(
     '/v1/node',
-    { schema: { response: { 200: NodeReportSchema, 503: Type.Object({ error: Type.String() }) } } },
+    {
+      schema: { response: { 200: NodeReportSchema, 503: Type.Object({ error: Type.String() }) } },
+      // The report is built to NodeReportSchema's type (no property outside it; server.test.ts checks the body
+      // against the schema, which allows none), so plain JSON.stringify gives what the schema describes. The
+      // serializer fastify compiles from the schema resolves the report's nullable unions with an Ajv validator,
+      // which it compiles at the first request: about 230 ms of CPU, some 10 MB of garbage whose collection (and the
+      // memory reducer's after it) fell into the agent's first minute, Ajv kept in memory, and ~5 ms per request at
+      // 200 pods (JSON.stringify: under 2 ms).
+      serializerCompiler: () => (data) => JSON.stringify(data),
+    },
     async (_req, reply) => {
       const r = monitor.latest();
       if (r === null) return reply.code(503).send({ error: 'no reading yet' });

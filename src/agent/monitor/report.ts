@@ -17,38 +17,43 @@ export interface ReportContext {
   ownerOf?: (path: string) => CgroupOwner;
 }
 
-const KEYS = ['cpuSeconds', 'contextSwitches', 'cycles', 'instructions', 'cacheMisses', 'cpuPressureSomeSeconds'] as const;
+const rate = (p: number | undefined, c: number, seconds: number): number => (p === undefined || seconds <= 0 || c < p ? 0 : (c - p) / seconds);
 
 /**
  * Per-second rates from two cumulative samples. `prev` null means the cgroup did not exist at the previous reading,
  * so everything it counted happened within the interval; a counter that went back (a reset) gives 0.
+ * Each counter by name, not in a loop over key names: a store through a computed key boxed a new number every time,
+ * and these run for every cgroup and pod in every interval.
  */
 export function ratesBetween(prev: Counters | null, cur: Counters, seconds: number): Counters {
   const out = zeroLike(cur);
-  for (const k of KEYS) {
-    const c = cur[k];
-    if (c === undefined) continue;
-    const p = prev === null ? 0 : prev[k];
-    out[k] = p === undefined || seconds <= 0 || c < p ? 0 : (c - p) / seconds;
-  }
+  out.cpuSeconds = rate(prev === null ? 0 : prev.cpuSeconds, cur.cpuSeconds, seconds);
+  if (cur.contextSwitches !== undefined) out.contextSwitches = rate(prev === null ? 0 : prev.contextSwitches, cur.contextSwitches, seconds);
+  if (cur.cycles !== undefined) out.cycles = rate(prev === null ? 0 : prev.cycles, cur.cycles, seconds);
+  if (cur.instructions !== undefined) out.instructions = rate(prev === null ? 0 : prev.instructions, cur.instructions, seconds);
+  if (cur.cacheMisses !== undefined) out.cacheMisses = rate(prev === null ? 0 : prev.cacheMisses, cur.cacheMisses, seconds);
+  if (cur.cpuPressureSomeSeconds !== undefined) out.cpuPressureSomeSeconds = rate(prev === null ? 0 : prev.cpuPressureSomeSeconds, cur.cpuPressureSomeSeconds, seconds);
   return out;
 }
 
 /**
- * Zeroed counters with `like`'s keys, in KEYS order, for the shapes collectors give (cpu time, and switches from
- * eBPF): made whole by one literal, where a literal that gains its keys later allocates a second backing store, four
- * times per pod per interval. Other shapes start from cpuSeconds and gain the rest as before.
+ * Zeroed counters with `like`'s keys, in the schema's order, for the shapes collectors give (cpu time, and switches
+ * from eBPF): made whole by one literal, where a literal that gains its keys later allocates a second backing store,
+ * four times per pod per interval. Other shapes start from cpuSeconds and gain the rest as before.
  */
 function zeroLike(like: Counters): Counters {
   if (like.cycles !== undefined || like.instructions !== undefined || like.cacheMisses !== undefined || like.cpuPressureSomeSeconds !== undefined) return { cpuSeconds: 0 };
   return like.contextSwitches === undefined ? { cpuSeconds: 0 } : { cpuSeconds: 0, contextSwitches: 0 };
 }
 
+/** Adds `add` into `into`, counter by counter (by name, as ratesBetween). */
 export function addCounters(into: Counters, add: Counters): void {
-  for (const k of KEYS) {
-    const v = add[k];
-    if (v !== undefined) into[k] = (into[k] ?? 0) + v;
-  }
+  into.cpuSeconds += add.cpuSeconds;
+  if (add.contextSwitches !== undefined) into.contextSwitches = (into.contextSwitches ?? 0) + add.contextSwitches;
+  if (add.cycles !== undefined) into.cycles = (into.cycles ?? 0) + add.cycles;
+  if (add.instructions !== undefined) into.instructions = (into.instructions ?? 0) + add.instructions;
+  if (add.cacheMisses !== undefined) into.cacheMisses = (into.cacheMisses ?? 0) + add.cacheMisses;
+  if (add.cpuPressureSomeSeconds !== undefined) into.cpuPressureSomeSeconds = (into.cpuPressureSomeSeconds ?? 0) + add.cpuPressureSomeSeconds;
 }
 
 function countersById(reading: CollectorReading): Map<string, Counters> {
