@@ -140,7 +140,7 @@ describe.skipIf(ebpfSkip)(`stints still running at the read${ebpfSkip ? ` (skipp
   });
 });
 
-describe.skipIf(ebpfSkip)('PMU plumbing (software stand-in for machines without hardware counters)', () => {
+describe.skipIf(ebpfSkip)(`PMU plumbing (software stand-in for machines without hardware counters)${ebpfSkip ? ` (skipped: ${ebpfSkip})` : ''}`, () => {
   test('a perf event read at every switch and charged per cgroup follows on-CPU time', async () => {
     if ('error' in addon) return;
     const cgroups = new CgroupSet();

@@ -171,7 +171,7 @@ describe('the model server in the agent model layer', () => {
     });
 
     const child = resolve('dist/src/agent/meter/counters-child.js');
-    test.skipIf(!existsSync(child))('the long-lived child process (built CLI) gives the in-process watts, and reports its death', async () => {
+    test.skipIf(!existsSync(child))(`the long-lived child process (built CLI) gives the in-process watts, and reports its death${existsSync(child) ? '' : ' (skipped: needs the built dist/: npm run build)'}`, async () => {
       const built = (await import(child)) as typeof import('../../src/agent/meter/counters-child.js');
       const { bytes } = linearCountersModel({ cpu_seconds_per_s: 1, cpu_instructions_per_s: 2e-9 }, 20);
       const e = await built.openCountersChild(bytes);
@@ -184,7 +184,7 @@ describe('the model server in the agent model layer', () => {
   });
 
   const dist = resolve('dist/src/agent/meter/model.js');
-  test.skipIf(!existsSync(dist))('the agent scores a served model in a child process (built CLI): the same curve as in-process', async () => {
+  test.skipIf(!existsSync(dist))(`the agent scores a served model in a child process (built CLI): the same curve as in-process${existsSync(dist) ? '' : ' (skipped: needs the built dist/: npm run build)'}`, async () => {
     const built = (await import(dist)) as typeof import('../../src/agent/meter/model.js');
     const { bytes } = linearCpuModel(40, 0.5);
     expect(await built.fileCurveInChild(bytes, GOLD)).toEqual(await inProcess(bytes, GOLD));
@@ -192,7 +192,7 @@ describe('the model server in the agent model layer', () => {
 });
 
 const agentCommand = resolve('dist/src/agent/command.js');
-test.skipIf(!existsSync(agentCommand) || !existsSync('/proc/self/maps'))('the agent process does not map onnxruntime: models are scored in child processes', () => {
+test.skipIf(!existsSync(agentCommand) || !existsSync('/proc/self/maps'))(`the agent process does not map onnxruntime: models are scored in child processes${!existsSync(agentCommand) ? ' (skipped: needs the built dist/: npm run build)' : !existsSync('/proc/self/maps') ? ' (skipped: no /proc/self/maps)' : ''}`, () => {
   const out = execFileSync(process.execPath, ['-e', `import(${JSON.stringify(agentCommand)}).then(() => process.stdout.write(String(/onnxruntime/.test(require('fs').readFileSync('/proc/self/maps', 'utf8')))))`], { encoding: 'utf8' });
   expect(out).toBe('false');
 });

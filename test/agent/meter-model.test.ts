@@ -80,7 +80,7 @@ describe('node curve', () => {
   });
 
   const dist = resolve('dist/src/agent/meter/model.js');
-  test.skipIf(!existsSync(dist))('the agent scores it in a child process (built CLI): the same curve as in-process', async () => {
+  test.skipIf(!existsSync(dist))(`the agent scores it in a child process (built CLI): the same curve as in-process${existsSync(dist) ? '' : ' (skipped: needs the built dist/: npm run build)'}`, async () => {
     const { shippedCurveInChild } = (await import(dist)) as typeof import('../../src/agent/meter/model.js');
     expect(await shippedCurveInChild('models', hw)).toEqual(await shippedCurve('models', hw));
   });

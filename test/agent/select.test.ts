@@ -147,7 +147,7 @@ describe.skipIf(!built)(`kernel/user contract${built ? '' : ' (skipped: the nati
 });
 
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-describe.skipIf(!isRoot || !existsSync(cli))('wattsched agent process (built CLI)', () => {
+describe.skipIf(!isRoot || !existsSync(cli))(`wattsched agent process (built CLI)${!isRoot ? ' (skipped: needs root)' : !existsSync(cli) ? ' (skipped: needs the built dist/: npm run build)' : ''}`, () => {
   test('--once --json prints a report; SIGTERM on the server detaches and exits 0', async () => {
     const out = execFileSync(process.execPath, [cli, 'agent', '--once', '--json', '--interval', '200ms'], {
       encoding: 'utf8',
