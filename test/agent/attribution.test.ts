@@ -253,9 +253,10 @@ describe('EnergyAccounting counter rates', () => {
       name: 'counters',
       source: 'model' as const,
       platform: true,
-      read: async (input: { counterRates?: Readonly<Record<string, number>> }) => {
-        seen.push(input.counterRates);
-        const w = 10 + (input.counterRates?.context_switches_per_s ?? 0) / 100;
+      read: async (input: { counterRates?: () => Readonly<Record<string, number>> }) => {
+        const rates = input.counterRates?.();
+        seen.push(rates);
+        const w = 10 + (rates?.context_switches_per_s ?? 0) / 100;
         return { source: 'model' as const, watts: w, zones: [{ zone: 'node', watts: w, inTotal: true }], idleWatts: 10 };
       },
       close: async () => {},

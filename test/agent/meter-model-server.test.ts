@@ -136,13 +136,13 @@ describe('the model server in the agent model layer', () => {
       const r = new ModelServerCurve({ url: server.url, fingerprint: fp, hardware: GOLD, timeoutMs: 2000, refreshMs: 600_000, retryMinMs: 5000, retryMaxMs: 300_000, meter, fallback: FALLBACK, evaluate: inProcess, openCounters: inProcessCounters(rows) });
       await r.refresh();
       // 20 busy CPUs and 3 × 10⁹ instructions/s: 20 + 20 + 6 = 46 W; the model at zero activity, 20 W, is idle.
-      const live = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: { cpu_seconds_per_s: 20, cpu_instructions_per_s: 3e9, cpu_cycles_per_s: 5e9 } });
+      const live = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: () => ({ cpu_seconds_per_s: 20, cpu_instructions_per_s: 3e9, cpu_cycles_per_s: 5e9 }) });
       expect(live.watts).toBeCloseTo(46, 4);
       expect(live.idleWatts).toBeCloseTo(20, 5);
       expect(live.model).toEqual({ id: `model-server:${fp}@v1`, errorPercent: 3.5, detail: `counters model (cpu_seconds_per_s, cpu_instructions_per_s): model server exact match for fingerprint ${fp}` });
       expect(rows).toEqual([[0, 0], [20, 3e9]]);
       // This machine: busy CPU only. The fallback curve at 25 %: 125 W, and the reading says why.
-      const here = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: { cpu_seconds_per_s: 20 } });
+      const here = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.25, counterRates: () => ({ cpu_seconds_per_s: 20 }) });
       expect(here.watts).toBeCloseTo(125, 9);
       expect(here.model?.detail).toBe(`CPU-time curve model: description-curve model for fingerprint x; counters model model-server:${fp}@v1 not used this interval: cpu_instructions_per_s not live`);
       // Refreshed with the same version: the running model is kept.
@@ -164,7 +164,7 @@ describe('the model server in the agent model layer', () => {
       });
       const r = new ModelServerCurve({ url: server.url, fingerprint: fp, hardware: GOLD, timeoutMs: 2000, refreshMs: 600_000, retryMinMs: 5000, retryMaxMs: 300_000, meter, fallback: FALLBACK, evaluate: inProcess, openCounters: dying });
       await r.refresh();
-      const reading = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.5, counterRates: { cpu_seconds_per_s: 40, cpu_instructions_per_s: 1e9 } });
+      const reading = await meter.read({ monotonicNs: 0, cpuUtilisation: 0.5, counterRates: () => ({ cpu_seconds_per_s: 40, cpu_instructions_per_s: 1e9 }) });
       expect(reading.watts).toBe(150);
       expect(reading.model?.detail).toBe(`CPU-time curve model: description-curve model for fingerprint x; counters model model-server:${fp}@v1 failed (child exited (SIGKILL)): back on the CPU-time curve`);
       expect(meter.countersModel).toBeNull();

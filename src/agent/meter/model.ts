@@ -133,7 +133,7 @@ export class ModelMeter implements Meter {
     let note = this.countersNote;
     const c = this.counters;
     if (c !== null) {
-      const rates = input.counterRates;
+      const rates = input.counterRates?.();
       const missing = c.evaluator.featureNames.filter((f) => typeof rates?.[f] !== 'number');
       if (missing.length === 0) {
         try {

@@ -31,9 +31,10 @@ export interface MeterInput {
   cpuUtilisation: number;
   /**
    * The node's counter rates over the interval, named as counters models take them (counter-rates.ts): busy CPU
-   * always, PMU counters only when live. Absent before the first interval.
+   * always, PMU counters only when live. Absent before the first interval. A function, summed over every cgroup
+   * only when a meter calls it (a counters model from the model server): the curve model never needs them.
    */
-  counterRates?: Readonly<Record<string, number>>;
+  counterRates?: () => Readonly<Record<string, number>>;
 }
 
 export interface Meter {

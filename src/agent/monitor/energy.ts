@@ -48,11 +48,10 @@ export class EnergyAccounting {
   /** Adds node power and each pod's energy to `report`, which it takes over (the caller has not published it yet). */
   async account(report: NodeReport, lookupPod: (uid: string) => PodMeta | undefined, monotonicNs: number): Promise<NodeReport> {
     const cpu = this.opts.nodeCpu();
-    // Summed over every cgroup only if a meter asks (a counters model from the model server): with the curve model,
-    // as here, that loop ran every interval for nothing.
     let counterRates: Record<string, number> | undefined;
     const input: MeterInput = { monotonicNs, cpuUtilisation: cpu.utilisation };
-    if (report.intervalSeconds > 0) Object.defineProperty(input, 'counterRates', { enumerable: true, get: () => (counterRates ??= nodeCounterRates(report, cpu.busySeconds, report.intervalSeconds)) });
+    // Once per interval, however many meters ask.
+    if (report.intervalSeconds > 0) input.counterRates = () => (counterRates ??= nodeCounterRates(report, cpu.busySeconds, report.intervalSeconds));
     const sample = await this.opts.power.read(input);
     const rows = intervalRows(report, lookupPod);
     // Only cpu-request weighs by requests; the other policies skip the lookups and the map.
