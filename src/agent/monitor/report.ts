@@ -19,6 +19,9 @@ export interface ReportContext {
 
 const rate = (p: number | undefined, c: number, seconds: number): number => (p === undefined || seconds <= 0 || c < p ? 0 : (c - p) / seconds);
 
+/** The previous sample of a cgroup that did not exist then: every counter at 0. */
+const NEW_CGROUP: Readonly<Required<Counters>> = Object.freeze({ cpuSeconds: 0, contextSwitches: 0, cycles: 0, instructions: 0, cacheMisses: 0, cpuPressureSomeSeconds: 0 });
+
 /**
  * Per-second rates from two cumulative samples. `prev` null means the cgroup did not exist at the previous reading,
  * so everything it counted happened within the interval; a counter that went back (a reset) gives 0.
@@ -26,13 +29,14 @@ const rate = (p: number | undefined, c: number, seconds: number): number => (p =
  * and these run for every cgroup and pod in every interval.
  */
 export function ratesBetween(prev: Counters | null, cur: Counters, seconds: number): Counters {
+  const p = prev ?? NEW_CGROUP;
   const out = zeroLike(cur);
-  out.cpuSeconds = rate(prev === null ? 0 : prev.cpuSeconds, cur.cpuSeconds, seconds);
-  if (cur.contextSwitches !== undefined) out.contextSwitches = rate(prev === null ? 0 : prev.contextSwitches, cur.contextSwitches, seconds);
-  if (cur.cycles !== undefined) out.cycles = rate(prev === null ? 0 : prev.cycles, cur.cycles, seconds);
-  if (cur.instructions !== undefined) out.instructions = rate(prev === null ? 0 : prev.instructions, cur.instructions, seconds);
-  if (cur.cacheMisses !== undefined) out.cacheMisses = rate(prev === null ? 0 : prev.cacheMisses, cur.cacheMisses, seconds);
-  if (cur.cpuPressureSomeSeconds !== undefined) out.cpuPressureSomeSeconds = rate(prev === null ? 0 : prev.cpuPressureSomeSeconds, cur.cpuPressureSomeSeconds, seconds);
+  out.cpuSeconds = rate(p.cpuSeconds, cur.cpuSeconds, seconds);
+  if (cur.contextSwitches !== undefined) out.contextSwitches = rate(p.contextSwitches, cur.contextSwitches, seconds);
+  if (cur.cycles !== undefined) out.cycles = rate(p.cycles, cur.cycles, seconds);
+  if (cur.instructions !== undefined) out.instructions = rate(p.instructions, cur.instructions, seconds);
+  if (cur.cacheMisses !== undefined) out.cacheMisses = rate(p.cacheMisses, cur.cacheMisses, seconds);
+  if (cur.cpuPressureSomeSeconds !== undefined) out.cpuPressureSomeSeconds = rate(p.cpuPressureSomeSeconds, cur.cpuPressureSomeSeconds, seconds);
   return out;
 }
 
